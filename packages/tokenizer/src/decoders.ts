@@ -1,0 +1,88 @@
+// Decoders of Hugging Face's tokenizers, each a step of decode_chain over the token strings.
+// Gemma's chain is Replace '▁' -> ' ', ByteFallback, Fuse.
+import type { Decoder } from "./components.js";
+import { parseByteToken } from "./models/bpe.js";
+
+export class ReplaceDecoder implements Decoder {
+  constructor(
+    private readonly pattern: string | RegExp,
+    private readonly content: string,
+  ) {}
+
+  decodeChain(tokens: string[]): string[] {
+    return tokens.map((token) => token.replaceAll(this.pattern, this.content));
+  }
+}
+
+/**
+ * Turns runs of <0xNN> tokens back into text. A run that is not valid UTF-8 becomes one U+FFFD
+ * per byte, exactly as the Rust decoder does (not one per maximal invalid sequence).
+ */
+export class ByteFallbackDecoder implements Decoder {
+  private readonly utf8 = new TextDecoder("utf-8", { fatal: true });
+
+  decodeChain(tokens: string[]): string[] {
+    const out: string[] = [];
+    let pending: number[] = [];
+    const flush = (): void => {
+      if (pending.length === 0) return;
+      try {
+        out.push(this.utf8.decode(Uint8Array.from(pending)));
+      } catch {
+        out.push("\ufffd".repeat(pending.length));
+      }
+      pending = [];
+    };
+    for (const token of tokens) {
+      const byte = parseByteToken(token);
+      if (byte === undefined) {
+        flush();
+        out.push(token);
+      } else {
+        pending.push(byte);
+      }
+    }
+    flush();
+    return out;
+  }
+}
+
+export class FuseDecoder implements Decoder {
+  decodeChain(tokens: string[]): string[] {
+    return [tokens.join("")];
+  }
+}
+
+/** Removes up to `start` leading and `stop` trailing occurrences of `content` from each token. */
+export class StripDecoder implements Decoder {
+  constructor(
+    private readonly content: string,
+    private readonly start: number,
+    private readonly stop: number,
+  ) {}
+
+  decodeChain(tokens: string[]): string[] {
+    return tokens.map((token) => {
+      const chars = Array.from(token);
+      let begin = 0;
+      let end = chars.length;
+      while (begin < this.start && begin < end && chars[begin] === this.content) begin++;
+      let stripped = 0;
+      while (stripped < this.stop && end > begin && chars[end - 1] === this.content) {
+        end--;
+        stripped++;
+      }
+      return chars.slice(begin, end).join("");
+    });
+  }
+}
+
+export class SequenceDecoder implements Decoder {
+  constructor(private readonly decoders: readonly Decoder[]) {}
+
+  decodeChain(tokens: string[]): string[] {
+    let result = tokens;
+    for (const decoder of this.decoders) result = decoder.decodeChain(result);
+    return result;
+  }
+}

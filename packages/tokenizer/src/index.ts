@@ -1,0 +1,18 @@
+// @gemma-ts/tokenizer: Gemma's SentencePiece-style BPE tokenizer. Exact, id for id, against
+// Hugging Face's tokenizers on Gemma's tokenizer.json; also loads SentencePiece .model files and
+// trains new vocabularies. No dependencies and no Node imports here: file loading is in "./node".
+export { Tokenizer } from "./tokenizer.js";
+export type { DecodeOptions, EncodeOptions, Encoding, SpecialTokenIds, TokenizerParts } from "./tokenizer.js";
+export type { Decoder, Normalizer, PostProcessor, TokenizerModel } from "./components.js";
+export type { AddedToken } from "./added-vocabulary.js";
+export { BpeModel, type BpeModelOptions } from "./models/bpe.js";
+export { tokenizerFromJson } from "./formats/tokenizer-json.js";
+export { renderGemmaChat, type ChatMessage, type ChatRole, type ChatTemplateOptions } from "./chat-template.js";
+export {
+  ChatTemplateError,
+  InvalidArgumentError,
+  MalformedTokenizerFileError,
+  TokenizerError,
+  UnsupportedComponentError,
+  type TokenizerErrorCode,
+} from "./errors.js";
