@@ -147,7 +147,8 @@ export class BpeModel implements TokenizerModel {
         return;
       }
     }
-    const length = this.merger.merge(this.symbols, this.splitIntoSymbols(word));
+    const symbolCount = this.splitIntoSymbols(word); // may replace this.symbols with a larger buffer
+    const length = this.merger.merge(this.symbols, symbolCount);
     const ids = this.symbols.subarray(0, length);
     if (cacheable) {
       if (this.cache.size >= CACHE_CAPACITY) this.cache.clear();
