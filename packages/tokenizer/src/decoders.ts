@@ -19,7 +19,7 @@ export class ReplaceDecoder implements Decoder {
  * per byte, exactly as the Rust decoder does (not one per maximal invalid sequence).
  */
 export class ByteFallbackDecoder implements Decoder {
-  private readonly utf8 = new TextDecoder("utf-8", { fatal: true });
+  private readonly utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
   decodeChain(tokens: string[]): string[] {
     const out: string[] = [];
