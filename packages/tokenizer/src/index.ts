@@ -7,6 +7,10 @@ export type { Decoder, Normalizer, PostProcessor, TokenizerModel } from "./compo
 export type { AddedToken } from "./added-vocabulary.js";
 export { BpeModel, type BpeModelOptions } from "./models/bpe.js";
 export { tokenizerFromJson } from "./formats/tokenizer-json.js";
+export { tokenizerFromSentencePiece, type SentencePieceLoadOptions } from "./formats/sentencepiece-model.js";
+export { trainBpe, type TrainBpeResult, type TrainBpeStats } from "./trainer/bpe-trainer.js";
+export { GEMMA_SPECIAL_TOKENS, type TrainBpeOptions, type TrainBpeProgress } from "./trainer/options.js";
+export type { TokenizerJson } from "./trainer/tokenizer-json-writer.js";
 export { renderGemmaChat, type ChatMessage, type ChatRole, type ChatTemplateOptions } from "./chat-template.js";
 export {
   ChatTemplateError,

@@ -3,10 +3,11 @@
 // tokenizer.json inside it).
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { tokenizerFromJson, type Tokenizer } from "./index.js";
+import { tokenizerFromJson, tokenizerFromSentencePiece, type Tokenizer } from "./index.js";
 
 export async function loadTokenizer(path: string): Promise<Tokenizer> {
   const file = (await stat(path)).isDirectory() ? join(path, "tokenizer.json") : path;
   const bytes = await readFile(file);
+  if (file.endsWith(".model")) return tokenizerFromSentencePiece(bytes);
   return tokenizerFromJson(bytes);
 }

@@ -11,7 +11,7 @@ import {
   ReplaceDecoder,
   SequenceDecoder,
   StripDecoder,
-} from "../decoders.js";
+} from "../decoders/hf-decoders.js";
 import { MalformedTokenizerFileError, UnsupportedComponentError } from "../errors.js";
 import { BpeModel } from "../models/bpe.js";
 import {
@@ -21,7 +21,7 @@ import {
   SequenceNormalizer,
   StripNormalizer,
   UnicodeNormalizer,
-} from "../normalizers.js";
+} from "../normalizers/hf-normalizers.js";
 import { TemplatePostProcessor, type TemplatePiece } from "../post-processors.js";
 import { Tokenizer } from "../tokenizer.js";
 import { JsonReader } from "./json-reader.js";

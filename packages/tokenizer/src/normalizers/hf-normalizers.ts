@@ -1,7 +1,7 @@
 // Normalizers of Hugging Face's tokenizers that SentencePiece-style BPE tokenizers use.
 // Gemma's tokenizer.json has exactly one: Replace ' ' -> '▁' (no Unicode normalization,
 // no dummy prefix, no whitespace collapsing).
-import type { Normalizer } from "./components.js";
+import type { Normalizer } from "../components.js";
 
 export class ReplaceNormalizer implements Normalizer {
   constructor(

@@ -1,7 +1,7 @@
 // Decoders of Hugging Face's tokenizers, each a step of decode_chain over the token strings.
 // Gemma's chain is Replace '▁' -> ' ', ByteFallback, Fuse.
-import type { Decoder } from "./components.js";
-import { parseByteToken } from "./models/bpe.js";
+import type { Decoder } from "../components.js";
+import { parseByteToken } from "../models/bpe.js";
 
 export class ReplaceDecoder implements Decoder {
   constructor(
