@@ -1,0 +1,20 @@
+// @gemma-ts/core: tensors, the graph IR and its backends, the Gemma 2 model, training
+// primitives. Browser-safe; file IO and onnxruntime-node are in "./node".
+export { HostTensor, sizeOf, type Shape } from "./tensor/host-tensor.js";
+export { BYTES_PER_ELEMENT, allocate, type AnyTypedArray, type DType, type TypedArrayFor } from "./tensor/dtype.js";
+export { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from "./tensor/half.js";
+export { Random } from "./tensor/random.js";
+export { configFromHf, configToHf, gemma2LayerTypes, type Gemma2Config, type LayerKind } from "./models/gemma2/config.js";
+export { PRESETS, presetConfig, type PresetName } from "./models/gemma2/presets.js";
+export { forEachParameter, parameterCount, parameterSpecs, type Gemma2Params, type ParameterKind, type ParameterSpec } from "./models/gemma2/params.js";
+export { initParams } from "./models/gemma2/init.js";
+export {
+  ConfigMismatchError,
+  CoreError,
+  InvalidArgumentError,
+  InvalidConfigError,
+  MalformedCheckpointError,
+  ShapeMismatchError,
+  UnsupportedDTypeError,
+  type CoreErrorCode,
+} from "./errors.js";
