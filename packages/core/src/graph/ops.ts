@@ -1,0 +1,42 @@
+// The closed set of operations of the graph IR. Every model (the Gemma 2 forward, losses, the
+// optimiser update) is written in these; each op has one shape rule (shapes.ts), one rule in the
+// reference interpreter, one ONNX lowering and one gradient rule. Shapes are concrete at trace
+// time: a graph is traced per shape signature and the compiled result cached, like a static KV
+// cache (HF's HybridCache for Gemma 2) keeps decode shapes fixed.
+import type { DType } from "../tensor/dtype.js";
+import type { HostTensor } from "../tensor/host-tensor.js";
+
+export type UnaryOpName = "neg" | "exp" | "log" | "tanh" | "erf" | "sqrt" | "rsqrt" | "abs";
+export type BinaryOpName = "add" | "sub" | "mul" | "div" | "pow" | "max" | "min";
+export type CompareOpName = "less" | "lessOrEqual" | "greater" | "greaterOrEqual" | "equal";
+export type ReduceOpName = "sum" | "max";
+
+export type Op =
+  /** A value supplied at run time (activations, ids, weights when training). */
+  | { kind: "input"; name: string }
+  /** A value fixed in the graph (weights for inference, small constants). */
+  | { kind: "constant"; value: HostTensor }
+  | { kind: "unary"; op: UnaryOpName }
+  /** Elementwise with numpy broadcasting. */
+  | { kind: "binary"; op: BinaryOpName }
+  /** Elementwise comparison with broadcasting; the result is bool. */
+  | { kind: "compare"; op: CompareOpName }
+  /** where(condition, whenTrue, whenFalse), broadcasting all three. */
+  | { kind: "where" }
+  | { kind: "cast"; to: DType }
+  /** Batched matrix product with numpy semantics: [..., M, K] x [..., K, N] -> [..., M, N]. */
+  | { kind: "matmul" }
+  | { kind: "reduce"; op: ReduceOpName; axes: readonly number[]; keepDims: boolean }
+  | { kind: "softmax"; axis: number }
+  /** Rows of `data` ([V, ...]) picked by integer `indices` (any shape): [...indices, ...]. */
+  | { kind: "gather" }
+  /** The gradient of gather: zeros of `shape` with the rows of `updates` added at `indices`. */
+  | { kind: "scatterAdd"; rows: number }
+  | { kind: "reshape"; shape: readonly number[] }
+  | { kind: "transpose"; perm: readonly number[] }
+  /** Half-open ranges per axis, step 1. */
+  | { kind: "slice"; starts: readonly number[]; ends: readonly number[]; axes: readonly number[] }
+  | { kind: "concat"; axis: number }
+  | { kind: "broadcastTo"; shape: readonly number[] };
+
+export type OpKind = Op["kind"];
