@@ -12,6 +12,13 @@ export { configFromHf, configToHf, gemma2LayerTypes, type Gemma2Config, type Lay
 export { PRESETS, presetConfig, type PresetName } from "./models/gemma2/presets.js";
 export { forEachParameter, parameterCount, parameterSpecs, type Gemma2Params, type ParameterKind, type ParameterSpec } from "./models/gemma2/params.js";
 export { initParams } from "./models/gemma2/init.js";
+export { gemma2Forward, type Gemma2ForwardInputs, type Gemma2ForwardOutputs, type WeightSource } from "./models/gemma2/forward.js";
+export { Gemma2Model } from "./models/gemma2/model.js";
+export { KVCache } from "./models/gemma2/kv-cache.js";
+export { attentionMask } from "./models/gemma2/masks.js";
+export { applyRope, ropeTables } from "./nn/rope.js";
+export { geluTanh, linear, rmsNorm, softCap } from "./nn/layers.js";
+export { attention, type AttentionInputs, type AttentionOutputs, type AttentionShape, type AttentionWeights } from "./nn/attention.js";
 export {
   ConfigMismatchError,
   CoreError,

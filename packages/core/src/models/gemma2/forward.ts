@@ -1,0 +1,63 @@
+// The Gemma 2 forward pass on one screen, traced into IR. Per layer (sandwich norms):
+//   x = x + post_attn_norm(attn(input_norm(x)));  x = x + post_ffw_norm(mlp(pre_ffw_norm(x)))
+// then the final norm, the tied output projection and the final soft-cap. Weights come from a
+// WeightSource: constants for inference (onnxruntime pre-packs them), graph inputs for training.
+import type { SymbolicTensor } from "../../graph/builder.js";
+import { attention } from "../../nn/attention.js";
+import { geluTanh, linear, rmsNorm, softCap } from "../../nn/layers.js";
+import type { Gemma2Config, LayerKind } from "./config.js";
+
+/** The IR tensor of a parameter, by Hugging Face name. */
+export type WeightSource = (name: string) => SymbolicTensor;
+
+export interface Gemma2ForwardInputs {
+  /** Token ids, int64 [B, T]. */
+  ids: SymbolicTensor;
+  /** RoPE tables of the T positions, [T, headDim/2] each (ropeTables). */
+  cos: SymbolicTensor;
+  sin: SymbolicTensor;
+  /** bool [T, P + T] per layer kind (attentionMask), P the cached keys of that kind of layer. */
+  masks: Readonly<Record<LayerKind, SymbolicTensor>>;
+  /** Per layer, the cached rotated keys and values [B, K, P, h]. */
+  past?: readonly { keys: SymbolicTensor; values: SymbolicTensor }[] | undefined;
+}
+
+export interface Gemma2ForwardOutputs {
+  /** [B, T, vocab], soft-capped. */
+  logits: SymbolicTensor;
+  /** Per layer, the new positions' keys and values [B, K, T, h]. */
+  keys: SymbolicTensor[];
+  values: SymbolicTensor[];
+}
+
+export function gemma2Forward(config: Gemma2Config, weight: WeightSource, inputs: Gemma2ForwardInputs): Gemma2ForwardOutputs {
+  const eps = config.rmsNormEps;
+  const embedding = weight("model.embed_tokens.weight");
+  // The scale is cast to the activation dtype before multiplying, as in modeling_gemma2.py.
+  let x = embedding.gather(inputs.ids).mul(Math.fround(Math.sqrt(config.hiddenSize)));
+  const keys: SymbolicTensor[] = [];
+  const values: SymbolicTensor[] = [];
+  const shape = {
+    numHeads: config.numAttentionHeads,
+    numKeyValueHeads: config.numKeyValueHeads,
+    headDim: config.headDim,
+    queryPreAttnScalar: config.queryPreAttnScalar,
+    softCap: config.attnLogitSoftcapping,
+  };
+  config.layerTypes.forEach((kind, i) => {
+    const w = (name: string) => weight(`model.layers.${i}.${name}.weight`);
+    const attended = attention(
+      shape,
+      { q: w("self_attn.q_proj"), k: w("self_attn.k_proj"), v: w("self_attn.v_proj"), o: w("self_attn.o_proj") },
+      { x: rmsNorm(x, w("input_layernorm"), eps), cos: inputs.cos, sin: inputs.sin, mask: inputs.masks[kind], past: inputs.past?.[i] },
+    );
+    keys.push(attended.keys);
+    values.push(attended.values);
+    x = x.add(rmsNorm(attended.output, w("post_attention_layernorm"), eps));
+    const normed = rmsNorm(x, w("pre_feedforward_layernorm"), eps);
+    const mlp = linear(geluTanh(linear(normed, w("mlp.gate_proj"))).mul(linear(normed, w("mlp.up_proj"))), w("mlp.down_proj"));
+    x = x.add(rmsNorm(mlp, w("post_feedforward_layernorm"), eps));
+  });
+  const logits = softCap(linear(rmsNorm(x, weight("model.norm.weight"), eps), embedding), config.finalLogitSoftcapping);
+  return { logits, keys, values };
+}

@@ -1,0 +1,36 @@
+// Rotary position embeddings in the half-split ("rotate_half", GPT-NeoX) layout that Gemma uses:
+// the first half of each head's features pairs with the second half. The cos/sin tables are
+// computed on the host for the positions at hand and fed to the graph, so one compiled graph
+// serves every decode position.
+import type { SymbolicTensor } from "../graph/builder.js";
+import { HostTensor } from "../tensor/host-tensor.js";
+
+/**
+ * cos and sin of position * theta^(-2i/headDim) for i < headDim/2, in float32 as Hugging Face
+ * computes them (inv_freq in float32, then the product). positions [T] -> two [T, headDim/2].
+ */
+export function ropeTables(positions: ArrayLike<number>, headDim: number, theta: number): { cos: HostTensor<"float32">; sin: HostTensor<"float32"> } {
+  const half = headDim / 2;
+  const cos = HostTensor.float32([positions.length, half]);
+  const sin = HostTensor.float32([positions.length, half]);
+  for (let i = 0; i < half; i++) {
+    const inverseFrequency = Math.fround(1 / Math.fround(theta ** ((2 * i) / headDim)));
+    for (let t = 0; t < positions.length; t++) {
+      const angle = Math.fround(positions[t]! * inverseFrequency);
+      cos.data[t * half + i] = Math.cos(angle);
+      sin.data[t * half + i] = Math.sin(angle);
+    }
+  }
+  return { cos, sin };
+}
+
+/** x [B, heads, T, headDim] rotated by the tables cos, sin [T, headDim/2]. */
+export function applyRope(x: SymbolicTensor, cos: SymbolicTensor, sin: SymbolicTensor): SymbolicTensor {
+  const headDim = x.shape[x.rank - 1]!;
+  const half = headDim / 2;
+  const x1 = x.slice(-1, 0, half);
+  const x2 = x.slice(-1, half, headDim);
+  const first = x1.mul(cos).sub(x2.mul(sin));
+  const second = x2.mul(cos).add(x1.mul(sin));
+  return x.builder.concat([first, second], -1);
+}
