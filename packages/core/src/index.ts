@@ -18,6 +18,10 @@ export { KVCache } from "./models/gemma2/kv-cache.js";
 export { attentionMask } from "./models/gemma2/masks.js";
 export { applyRope, ropeTables } from "./nn/rope.js";
 export { geluTanh, linear, rmsNorm, softCap } from "./nn/layers.js";
+export { crossEntropy } from "./nn/losses.js";
+export { AdamW, type AdamWOptions, type AdamWState } from "./optim/adamw.js";
+export { clipGradNorm } from "./optim/clip-grad-norm.js";
+export { warmupCosine, type WarmupCosineOptions } from "./optim/schedules.js";
 export { attention, type AttentionInputs, type AttentionOutputs, type AttentionShape, type AttentionWeights } from "./nn/attention.js";
 export {
   ConfigMismatchError,
