@@ -1,6 +1,13 @@
 import { defineConfig } from "tsup";
 
-export default defineConfig([
-  { entry: { index: "src/index.ts" }, format: ["esm"], dts: true, sourcemap: true, clean: true, platform: "neutral" },
-  { entry: { node: "src/node.ts" }, format: ["esm"], dts: true, sourcemap: true, platform: "node", external: ["./index.js"] },
-]);
+// One build for both entries so they share chunks: "./node" then uses the very classes of "."
+// (errors, HostTensor), and instanceof holds across the two imports.
+export default defineConfig({
+  entry: { index: "src/index.ts", node: "src/node.ts" },
+  format: ["esm"],
+  platform: "node",
+  splitting: true,
+  dts: true,
+  sourcemap: true,
+  clean: true,
+});

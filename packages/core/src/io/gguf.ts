@@ -1,0 +1,216 @@
+// Gemma 2 to and from llama.cpp's GGUF v3 ("gemma2" architecture). The writer streams tensor by
+// tensor into an atomically replaced file; the reader parses the header, then reads each tensor at
+// its offset in bounded chunks, dequantising F16 / Q8_0 to float32. Norms are stored as 1 + w and
+// read back as w. Facts: shared/GEMMA2.md section 4; layout rules in gguf-format.ts / gguf-gemma2.ts.
+import { open, type FileHandle } from "node:fs/promises";
+import { ConfigMismatchError, InvalidArgumentError, MalformedCheckpointError, UnsupportedDTypeError } from "../errors.js";
+import type { Gemma2Config } from "../models/gemma2/config.js";
+import { parameterSpecs, type Gemma2Params } from "../models/gemma2/params.js";
+import { HostTensor, sizeOf } from "../tensor/host-tensor.js";
+import { atomicWrite } from "./atomic-write.js";
+import { readExactly, writeAll } from "./file-handle-io.js";
+import {
+  alignUp,
+  decodeGgufHeader,
+  encodeGgufHeader,
+  GGML_F16,
+  GGML_F32,
+  GGML_Q8_0,
+  ggmlBlockSize,
+  ggmlByteSize,
+  ggmlTypeName,
+  GGUF_DEFAULT_ALIGNMENT,
+  isSupportedGgmlType,
+  NeedMoreBytes,
+  type GgufEntry,
+  type GgufHeader,
+  type GgufTensorInfo,
+  type GgufValue,
+  type SupportedGgmlType,
+} from "./gguf-format.js";
+import { architectureEntries, configFromGgufMetadata, ggufDims, ggufTensorName, storedWithUnitOffset } from "./gguf-gemma2.js";
+import { decodeTensorData, encodeTensorData } from "./gguf-tensor-data.js";
+import { synthesizeVocabulary, vocabularyEntries, type GgufVocabulary } from "./gguf-vocabulary.js";
+
+export type GgufDType = "f32" | "f16" | "q8_0";
+
+export interface GgufWriteOptions {
+  /** Storage of the 2-D weights; 1-D tensors (norms) are always F32, as llama.cpp's "mostly" types keep them. */
+  dtype: GgufDType;
+  /** The tokenizer; without one a placeholder vocabulary is synthesised (fine for raw-id inference). */
+  vocabulary?: GgufVocabulary;
+  /** tokenizer.chat_template, a Jinja template. */
+  chatTemplate?: string;
+  /** general.name. */
+  name?: string;
+}
+
+export interface GgufModel {
+  config: Gemma2Config;
+  params: Gemma2Params;
+  /** Every metadata entry of the file, by key (64-bit integers as bigint). */
+  metadata: Map<string, GgufValue>;
+}
+
+/** llama.cpp's LlamaFileType: ALL_F32, MOSTLY_F16, MOSTLY_Q8_0. */
+const FILE_TYPE: Readonly<Record<GgufDType, number>> = { f32: 0, f16: 1, q8_0: 7 };
+const WEIGHT_TYPE: Readonly<Record<GgufDType, SupportedGgmlType>> = { f32: GGML_F32, f16: GGML_F16, q8_0: GGML_Q8_0 };
+/** GGML_QNT_VERSION, written by every converter. */
+const QUANTIZATION_VERSION = 2;
+/** Elements converted per step: whole blocks of every type, and a few tens of MiB of scratch. */
+const CHUNK_ELEMENTS = 1 << 22;
+
+interface PlannedTensor {
+  info: GgufTensorInfo & { type: SupportedGgmlType };
+  values: Float32Array;
+  unitOffset: boolean;
+  bytes: number;
+}
+
+/** Writes `params` as a llama.cpp-loadable gemma2 GGUF at `path`, replacing it atomically. */
+export async function writeGguf(path: string, config: Gemma2Config, params: Gemma2Params, options: GgufWriteOptions): Promise<void> {
+  const weightType = WEIGHT_TYPE[options.dtype];
+  if (weightType === undefined) throw new InvalidArgumentError("dtype", `'${String(options.dtype)}'; expected f32, f16 or q8_0`);
+  const entries: GgufEntry[] = [
+    { key: "general.architecture", type: "string", value: "gemma2" },
+    ...(options.name === undefined ? [] : [{ key: "general.name", type: "string", value: options.name } as const]),
+    { key: "general.file_type", type: "uint32", value: FILE_TYPE[options.dtype] },
+    { key: "general.quantization_version", type: "uint32", value: QUANTIZATION_VERSION },
+    ...architectureEntries(config),
+    ...vocabularyEntries(config, options.vocabulary ?? synthesizeVocabulary(config)),
+    ...(options.chatTemplate === undefined ? [] : [{ key: "tokenizer.chat_template", type: "string", value: options.chatTemplate } as const]),
+  ];
+  const tensors = planTensors(config, params, weightType);
+  const header = encodeGgufHeader(entries, tensors.map((t) => t.info), GGUF_DEFAULT_ALIGNMENT);
+  await atomicWrite(path, async (handle) => {
+    await writeAll(handle, header, 0);
+    for (const tensor of tensors) await writeTensor(handle, tensor, header.length);
+  });
+}
+
+function planTensors(config: Gemma2Config, params: Gemma2Params, weightType: SupportedGgmlType): PlannedTensor[] {
+  const specs = parameterSpecs(config);
+  const known = new Set(specs.map((s) => s.name));
+  for (const name of params.keys()) if (!known.has(name)) throw new ConfigMismatchError(name, "is not a parameter of this config");
+  const planned: PlannedTensor[] = [];
+  let offset = 0;
+  for (const spec of specs) {
+    const tensor = params.get(spec.name);
+    if (!tensor) throw new ConfigMismatchError(spec.name, "missing");
+    if (tensor.shape.length !== spec.shape.length || tensor.shape.some((d, i) => d !== spec.shape[i])) {
+      throw new ConfigMismatchError(spec.name, `shape [${tensor.shape.join(", ")}], the config needs [${spec.shape.join(", ")}]`);
+    }
+    const dims = ggufDims(spec);
+    // Like gguf-py, rows that are not whole Q8_0 blocks fall back to F16 rather than failing.
+    let type: SupportedGgmlType = spec.shape.length === 1 ? GGML_F32 : weightType;
+    if (dims[0]! % ggmlBlockSize(type) !== 0) type = GGML_F16;
+    const name = ggufTensorName(spec.name);
+    const bytes = ggmlByteSize(type, sizeOf(spec.shape), name);
+    planned.push({ info: { name, dims, type, offset }, values: tensor.toFloat32().data, unitOffset: storedWithUnitOffset(spec), bytes });
+    offset = alignUp(offset + bytes, GGUF_DEFAULT_ALIGNMENT);
+  }
+  return planned;
+}
+
+async function writeTensor(handle: FileHandle, tensor: PlannedTensor, dataOffset: number): Promise<void> {
+  const { values, bytes, unitOffset } = tensor;
+  const { type, offset } = tensor.info;
+  const start = dataOffset + offset;
+  const bytesPerChunk = ggmlByteSize(type, Math.min(CHUNK_ELEMENTS, values.length), tensor.info.name);
+  const scratch = new Uint8Array(bytesPerChunk);
+  const shifted = unitOffset ? new Float32Array(Math.min(CHUNK_ELEMENTS, values.length)) : undefined;
+  let written = 0;
+  for (let first = 0; first < values.length; first += CHUNK_ELEMENTS) {
+    let chunk = values.subarray(first, Math.min(first + CHUNK_ELEMENTS, values.length));
+    if (shifted) {
+      for (let i = 0; i < chunk.length; i++) shifted[i] = 1 + chunk[i]!; // rounded to float32, as the converter's fp32 add
+      chunk = shifted.subarray(0, chunk.length);
+    }
+    const out = scratch.subarray(0, ggmlByteSize(type, chunk.length, tensor.info.name));
+    encodeTensorData(chunk, type, out);
+    await writeAll(handle, out, start + written);
+    written += out.length;
+  }
+  // Zero padding up to the next tensor's aligned offset (and at the end of the file, as gguf-py does).
+  const padding = alignUp(bytes, GGUF_DEFAULT_ALIGNMENT) - bytes;
+  if (padding > 0) await writeAll(handle, new Uint8Array(padding), start + bytes);
+}
+
+/** Reads a gemma2 GGUF (F32, F16 or Q8_0 tensors) into float32 parameters with Hugging Face names. */
+export async function readGguf(path: string): Promise<GgufModel> {
+  const handle = await open(path, "r");
+  try {
+    const fileSize = (await handle.stat()).size;
+    const header = await readHeader(handle, fileSize, path);
+    const byName = new Map(header.tensors.map((t) => [t.name, t]));
+    const embedding = byName.get("token_embd.weight");
+    if (!embedding) throw new ConfigMismatchError("token_embd.weight", `missing from ${path}`);
+    const config = configFromGgufMetadata(header.metadata, embedding.dims[1] ?? 0, path);
+    const tokens = header.metadata.get("tokenizer.ggml.tokens");
+    if (Array.isArray(tokens) && tokens.length !== config.vocabSize) {
+      throw new ConfigMismatchError("token_embd.weight", `${config.vocabSize} rows for ${tokens.length} tokens in tokenizer.ggml.tokens`);
+    }
+    const specs = parameterSpecs(config);
+    const expected = new Set(specs.map((s) => ggufTensorName(s.name)));
+    for (const info of header.tensors) {
+      if (expected.has(info.name)) continue;
+      if (info.name === "output.weight") throw new ConfigMismatchError(info.name, "an untied output head; Gemma 2 ties it to token_embd");
+      throw new ConfigMismatchError(info.name, `is not a tensor of gemma2 with ${config.numHiddenLayers} layers`);
+    }
+    const params: Gemma2Params = new Map();
+    for (const spec of specs) {
+      const name = ggufTensorName(spec.name);
+      const info = byName.get(name);
+      if (!info) throw new ConfigMismatchError(name, `missing from ${path}`);
+      const dims = ggufDims(spec);
+      if (info.dims.length !== dims.length || info.dims.some((d, i) => d !== dims[i])) {
+        throw new ConfigMismatchError(name, `dims {${info.dims.join(", ")}}, the config needs {${dims.join(", ")}}`);
+      }
+      const values = await readTensor(handle, header, info, sizeOf(spec.shape), fileSize, path);
+      if (storedWithUnitOffset(spec)) for (let i = 0; i < values.length; i++) values[i] = values[i]! - 1;
+      params.set(spec.name, new HostTensor("float32", spec.shape, values));
+    }
+    return { config, params, metadata: header.metadata };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads a growing prefix of the file until the header parses (a 256k-token vocabulary is MiBs). */
+async function readHeader(handle: FileHandle, fileSize: number, path: string): Promise<GgufHeader> {
+  let length = Math.min(fileSize, 1 << 20);
+  for (;;) {
+    const bytes = new Uint8Array(length);
+    await readExactly(handle, bytes, 0, path);
+    try {
+      return decodeGgufHeader(bytes, fileSize, path);
+    } catch (error) {
+      if (!(error instanceof NeedMoreBytes) || length === fileSize) throw error;
+      length = Math.min(fileSize, length * 4);
+    }
+  }
+}
+
+async function readTensor(handle: FileHandle, header: GgufHeader, info: GgufTensorInfo, elements: number, fileSize: number, path: string): Promise<Float32Array> {
+  const type = info.type;
+  if (!isSupportedGgmlType(type)) throw new UnsupportedDTypeError(ggmlTypeName(type), `GGUF tensor '${info.name}' in ${path}; F32, F16 and Q8_0 are read`);
+  if (info.dims[0]! % ggmlBlockSize(type) !== 0) {
+    throw new MalformedCheckpointError(path, `tensor '${info.name}' rows of ${info.dims[0]} are not whole ${ggmlTypeName(type)} blocks`);
+  }
+  const bytes = ggmlByteSize(type, elements, info.name);
+  const start = header.dataOffset + info.offset;
+  if (start + bytes > fileSize) {
+    throw new MalformedCheckpointError(path, `truncated: tensor '${info.name}' needs bytes ${start} to ${start + bytes}, the file has ${fileSize}`);
+  }
+  const out = new Float32Array(elements);
+  const scratch = new Uint8Array(ggmlByteSize(type, Math.min(CHUNK_ELEMENTS, elements), info.name));
+  let done = 0;
+  for (let first = 0; first < elements; first += CHUNK_ELEMENTS) {
+    const target = out.subarray(first, Math.min(first + CHUNK_ELEMENTS, elements));
+    const chunk = scratch.subarray(0, ggmlByteSize(type, target.length, info.name));
+    await readExactly(handle, chunk, start + done, path);
+    decodeTensorData(chunk, type, target);
+    done += chunk.length;
+  }
+  return out;
+}

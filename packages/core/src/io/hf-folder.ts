@@ -1,0 +1,213 @@
+// Hugging Face checkpoint folders for Gemma 2: config.json plus model.safetensors, or sharded
+// weights with model.safetensors.index.json. Loading checks every tensor against parameterSpecs
+// before reading any data; saving writes every file atomically. Layout: ../shared/GEMMA2.md 3.1-3.3.
+import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { ConfigMismatchError, InvalidArgumentError, MalformedCheckpointError, UnsupportedDTypeError } from "../errors.js";
+import { configFromHf, configToHf, type Gemma2Config } from "../models/gemma2/config.js";
+import { parameterSpecs, type Gemma2Params, type ParameterSpec } from "../models/gemma2/params.js";
+import type { HostTensor } from "../tensor/host-tensor.js";
+import { atomicWriteFile } from "./atomic-write.js";
+import { INDEX_FILE, parseShardIndex, planShards, SHARD_FILE_PATTERN, shardFileName, shardIndexJson, SINGLE_FILE } from "./hf-shards.js";
+import type { SafetensorsTensorInfo } from "./safetensors-format.js";
+import { SafetensorsReader, storedByteSize, writeSafetensors, type SafetensorsReadOptions, type StorageFloatDType } from "./safetensors.js";
+
+export interface HfCheckpoint {
+  config: Gemma2Config;
+  params: Gemma2Params;
+}
+
+export interface SaveHfCheckpointOptions {
+  /** Storage dtype of the weights (default float32); bfloat16 is what the models were trained in. */
+  dtype?: StorageFloatDType;
+  /** Split the weights into shards of at most this many data bytes (a larger tensor gets its own shard). */
+  maxShardBytes?: number;
+}
+
+/** The embedding's tied copy; some exporters write it although Gemma 2 ties it (GEMMA2.md 3.2). */
+const TIED_HEAD = "lm_head.weight";
+const WEIGHT_DTYPES = new Set(["F32", "F16", "BF16"]);
+
+/** Reads a checkpoint folder; weights come back as float32 in parameterSpecs order. */
+export async function loadHfCheckpoint(dir: string, options: SafetensorsReadOptions = {}): Promise<HfCheckpoint> {
+  const config = configFromHf(await readJsonFile(join(dir, "config.json")));
+  const files = await weightFiles(dir);
+  const readers: SafetensorsReader[] = [];
+  try {
+    // Headers only: every shard is checked before any tensor data is read.
+    for (const file of files.names) readers.push(await openShard(join(dir, file), files.indexFile));
+    const located = locateTensors(readers, files.weightMap, files.indexFile);
+    const wanted = checkAgainstSpecs(parameterSpecs(config), located);
+    const loaded = new Map<string, HostTensor<"float32">>();
+    // File by file in offset order, so the disk is read front to back.
+    for (const reader of readers) {
+      for (const info of reader.tensors) {
+        if (wanted.has(info.name)) loaded.set(info.name, await reader.readFloat32(info.name));
+      }
+    }
+    const params: Gemma2Params = new Map();
+    for (const name of wanted) params.set(name, loaded.get(name)!);
+    return { config, params };
+  } finally {
+    for (const reader of readers) await reader.close();
+  }
+}
+
+/**
+ * Writes config.json, generation_config.json and the weights (model.safetensors, or shards and an
+ * index when they exceed maxShardBytes), each file atomically. Weight files of the other layout
+ * left by an earlier save are removed, as transformers' save_pretrained does, so a loader never
+ * picks up stale weights.
+ */
+export async function saveHfCheckpoint(dir: string, config: Gemma2Config, params: Gemma2Params, options: SaveHfCheckpointOptions = {}): Promise<void> {
+  const dtype = options.dtype ?? "float32";
+  if (dtype !== "float32" && dtype !== "bfloat16" && dtype !== "float16") throw new InvalidArgumentError("dtype", `expected float32, bfloat16 or float16, got '${String(dtype)}'`);
+  const maxShardBytes = options.maxShardBytes ?? Number.POSITIVE_INFINITY;
+  if (!(maxShardBytes > 0) || (Number.isFinite(maxShardBytes) && !Number.isSafeInteger(maxShardBytes))) {
+    throw new InvalidArgumentError("maxShardBytes", `must be a positive integer, got ${maxShardBytes}`);
+  }
+  const specs = parameterSpecs(config);
+  const items = specs.map((spec) => {
+    const tensor = params.get(spec.name);
+    if (!tensor) throw new ConfigMismatchError(spec.name, "missing from the parameters being saved");
+    if (!sameShape(tensor.shape, spec.shape)) throw new ConfigMismatchError(spec.name, `expected shape ${showShape(spec.shape)}, got ${showShape(tensor.shape)}`);
+    return { name: spec.name, tensor, bytes: storedByteSize(tensor, dtype) };
+  });
+  const specNames = new Set(specs.map((spec) => spec.name));
+  for (const name of params.keys()) {
+    if (!specNames.has(name)) throw new ConfigMismatchError(name, "is not a parameter of this config; refusing to drop it silently");
+  }
+
+  await mkdir(dir, { recursive: true });
+  const shards = planShards(items, maxShardBytes);
+  const keep = new Set<string>();
+  if (shards.length <= 1) {
+    await writeSafetensors(join(dir, SINGLE_FILE), items.map((item) => [item.name, item.tensor] as const), { dtype });
+    keep.add(SINGLE_FILE);
+  } else {
+    const weightMap = new Map<string, string>();
+    let totalSize = 0;
+    for (const [k, shard] of shards.entries()) {
+      const file = shardFileName(k, shards.length);
+      totalSize += await writeSafetensors(join(dir, file), shard.map((item) => [item.name, item.tensor] as const), { dtype });
+      for (const item of shard) weightMap.set(item.name, file);
+      keep.add(file);
+    }
+    await atomicWriteFile(join(dir, INDEX_FILE), `${JSON.stringify(shardIndexJson(totalSize, weightMap), null, 2)}\n`);
+    keep.add(INDEX_FILE);
+  }
+  for (const name of await readdir(dir)) {
+    const stale = name === SINGLE_FILE || name === INDEX_FILE || SHARD_FILE_PATTERN.test(name);
+    if (stale && !keep.has(name)) await rm(join(dir, name), { force: true });
+  }
+  await atomicWriteFile(join(dir, "config.json"), `${JSON.stringify(configToHf(config, dtype), null, 2)}\n`);
+  await atomicWriteFile(join(dir, "generation_config.json"), `${JSON.stringify(generationConfig(config), null, 2)}\n`);
+}
+
+/** What transformers derives from the model config for generation (GEMMA2.md 3.1). */
+function generationConfig(config: Gemma2Config): Record<string, unknown> {
+  return {
+    _from_model_config: true,
+    bos_token_id: config.bosTokenId,
+    eos_token_id: config.eosTokenId,
+    pad_token_id: config.padTokenId,
+    cache_implementation: "hybrid",
+  };
+}
+
+interface WeightFiles {
+  names: string[];
+  /** Present for sharded checkpoints. */
+  weightMap: Map<string, string> | undefined;
+  indexFile: string | undefined;
+}
+
+/** model.safetensors wins over an index when both exist, as in transformers. */
+async function weightFiles(dir: string): Promise<WeightFiles> {
+  if (await isFile(join(dir, SINGLE_FILE))) return { names: [SINGLE_FILE], weightMap: undefined, indexFile: undefined };
+  const indexFile = join(dir, INDEX_FILE);
+  if (!(await isFile(indexFile))) throw new MalformedCheckpointError(dir, `neither ${SINGLE_FILE} nor ${INDEX_FILE} is there`);
+  const { weightMap } = parseShardIndex(indexFile, await readJsonFile(indexFile));
+  return { names: [...new Set(weightMap.values())].sort(), weightMap, indexFile };
+}
+
+async function openShard(file: string, indexFile: string | undefined): Promise<SafetensorsReader> {
+  try {
+    return await SafetensorsReader.open(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new MalformedCheckpointError(file, `missing, though ${indexFile ?? "the folder"} lists it`);
+    throw error;
+  }
+}
+
+/** Where each tensor lives; with an index, every shard must agree with weight_map both ways. */
+function locateTensors(readers: readonly SafetensorsReader[], weightMap: Map<string, string> | undefined, indexFile: string | undefined): Map<string, { reader: SafetensorsReader; info: SafetensorsTensorInfo }> {
+  const located = new Map<string, { reader: SafetensorsReader; info: SafetensorsTensorInfo }>();
+  for (const reader of readers) {
+    for (const info of reader.tensors) {
+      const other = located.get(info.name);
+      if (other) throw new MalformedCheckpointError(reader.file, `tensor '${info.name}' is also in ${other.reader.file}`);
+      if (weightMap && weightMap.get(info.name) !== basename(reader.file)) {
+        throw new MalformedCheckpointError(reader.file, `holds tensor '${info.name}', which ${indexFile} does not map to this file`);
+      }
+      located.set(info.name, { reader, info });
+    }
+  }
+  for (const [name, shard] of weightMap ?? []) {
+    if (!located.has(name)) throw new MalformedCheckpointError(indexFile ?? shard, `maps tensor '${name}' to ${shard}, which does not hold it`);
+  }
+  return located;
+}
+
+/** The spec names to load. Missing, misshapen, non-float and unknown tensors are refused up front. */
+function checkAgainstSpecs(specs: readonly ParameterSpec[], located: Map<string, { reader: SafetensorsReader; info: SafetensorsTensorInfo }>): Set<string> {
+  const wanted = new Set<string>();
+  for (const spec of specs) {
+    const found = located.get(spec.name);
+    if (!found) throw new ConfigMismatchError(spec.name, `missing from the checkpoint (expected shape ${showShape(spec.shape)})`);
+    if (!sameShape(found.info.shape, spec.shape)) {
+      throw new ConfigMismatchError(spec.name, `expected shape ${showShape(spec.shape)}, got ${showShape(found.info.shape)} in ${found.reader.file}`);
+    }
+    if (!WEIGHT_DTYPES.has(found.info.dtype)) throw new UnsupportedDTypeError(found.info.dtype, `tensor '${spec.name}' in ${found.reader.file} (weights must be F32, F16 or BF16)`);
+    wanted.add(spec.name);
+  }
+  const embedding = specs[0]!;
+  for (const [name, { reader, info }] of located) {
+    if (wanted.has(name)) continue;
+    if (name === TIED_HEAD && sameShape(info.shape, embedding.shape)) continue; // tied: the embedding is the head
+    const problem = name === TIED_HEAD ? `expected the embedding's shape ${showShape(embedding.shape)}, got ${showShape(info.shape)}` : "is not a parameter of this config";
+    throw new ConfigMismatchError(name, `${problem} (in ${reader.file})`);
+  }
+  return wanted;
+}
+
+async function readJsonFile(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new MalformedCheckpointError(file, "missing");
+    throw error;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new MalformedCheckpointError(file, `not valid JSON (${(error as Error).message})`);
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((dimension, i) => dimension === b[i]);
+}
+
+function showShape(shape: readonly number[]): string {
+  return `[${shape.join(", ")}]`;
+}
