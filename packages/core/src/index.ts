@@ -8,6 +8,16 @@ export type { BinaryOpName, CompareOpName, Op, OpKind, ReduceOpName, UnaryOpName
 export { describeGraph, type Graph, type Node } from "./graph/graph.js";
 export { GraphBuilder, SymbolicTensor, type Operand } from "./graph/builder.js";
 export type { Backend, Executable, TensorMap } from "./backend/backend.js";
+export {
+  ReferenceBackend,
+  ReferenceExecutable,
+  runFloat64,
+  type Float64Inputs,
+  type Float64Outputs,
+  type ReferenceBackendOptions,
+} from "./backend/reference/reference-backend.js";
+export type { Float64Tensor, Precision } from "./backend/reference/value.js";
+export { gradients, type GradientOptions } from "./autodiff/backward.js";
 export { configFromHf, configToHf, gemma2LayerTypes, type Gemma2Config, type LayerKind } from "./models/gemma2/config.js";
 export { PRESETS, presetConfig, type PresetName } from "./models/gemma2/presets.js";
 export { forEachParameter, parameterCount, parameterSpecs, type Gemma2Params, type ParameterKind, type ParameterSpec } from "./models/gemma2/params.js";

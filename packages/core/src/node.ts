@@ -1,3 +1,29 @@
 // @gemma-ts/core/node: file IO (Hugging Face folders, safetensors, GGUF) and the onnxruntime-node
 // backend. Node only.
-export {};
+export { atomicWrite, atomicWriteFile } from "./io/atomic-write.js";
+export {
+  encodeSafetensorsHeader,
+  MAX_HEADER_BYTES,
+  parseSafetensorsHeader,
+  type HeaderEntry,
+  type SafetensorsLayout,
+  type SafetensorsTensorInfo,
+} from "./io/safetensors-format.js";
+export {
+  readSafetensors,
+  SafetensorsReader,
+  storedByteSize,
+  writeSafetensors,
+  type SafetensorsReadOptions,
+  type StorageFloatDType,
+  type WriteSafetensorsOptions,
+} from "./io/safetensors.js";
+export { INDEX_FILE, planShards, shardFileName, SINGLE_FILE } from "./io/hf-shards.js";
+export { loadHfCheckpoint, saveHfCheckpoint, type HfCheckpoint, type SaveHfCheckpointOptions } from "./io/hf-folder.js";
+export { readGguf, writeGguf, type GgufDType, type GgufModel, type GgufWriteOptions } from "./io/gguf.js";
+export { decodeGgufHeader, encodeGgufHeader, GGML_TYPE_NAMES, type GgufEntry, type GgufHeader, type GgufTensorInfo, type GgufValue } from "./io/gguf-format.js";
+export { configFromGgufMetadata, ggufTensorName } from "./io/gguf-gemma2.js";
+export { synthesizeVocabulary, TOKEN_TYPES, type GgufVocabulary } from "./io/gguf-vocabulary.js";
+export { dequantizeQ8_0, quantizeQ8_0 } from "./io/q8-0.js";
+export { graphToOnnx, type OnnxEmitOptions } from "./backend/onnx/emit.js";
+export { OnnxBackend, OnnxExecutable, type OnnxBackendOptions } from "./backend/onnx/onnx-backend.js";

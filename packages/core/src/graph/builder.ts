@@ -34,9 +34,7 @@ export class GraphBuilder {
 
   /** A rank-0 float32 (or other dtype) constant. */
   scalar(value: number, dtype: DType = "float32"): SymbolicTensor {
-    const tensor =
-      dtype === "int64" ? HostTensor.int64([], [value]) : dtype === "int32" ? HostTensor.int32([], [value]) : HostTensor.float32([], [value]);
-    return this.constant(tensor);
+    return this.constant(scalarTensor(value, dtype));
   }
 
   where(condition: SymbolicTensor, whenTrue: SymbolicTensor, whenFalse: SymbolicTensor): SymbolicTensor {
@@ -78,6 +76,23 @@ export class GraphBuilder {
 
   nodeOf(tensor: SymbolicTensor): Node {
     return this.nodes[tensor.id]!;
+  }
+}
+
+// Honours every dtype: `x.mul(0.5)` on a float16 tensor needs a float16 constant, not float32.
+function scalarTensor(value: number, dtype: DType): HostTensor {
+  switch (dtype) {
+    case "int64":
+      return HostTensor.int64([], [value]);
+    case "int32":
+      return HostTensor.int32([], [value]);
+    case "bool":
+      return new HostTensor("bool", [], Uint8Array.of(value ? 1 : 0));
+    case "float16":
+    case "bfloat16":
+      return HostTensor.float32([], [value]).toHalf(dtype);
+    case "float32":
+      return HostTensor.float32([], [value]);
   }
 }
 

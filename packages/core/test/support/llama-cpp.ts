@@ -41,8 +41,8 @@ export async function llamaCppLogProbs(ggufPath: string, ids: readonly number[],
     const vocabSize = model.fileInfo.metadata.tokenizer.ggml.tokens.length;
     const context = await model.createContext({
       sequences: 1,
-      contextSize: ids.length,
-      batchSize: ids.length, // one decode call for the whole sequence
+      contextSize: ids.length + 1,
+      batchSize: ids.length + 1, // one decode call for the whole sequence
       ...(options.threads === undefined ? {} : { threads: options.threads }),
       // Closest to an exact reference: the plain softmax(QK^T) path with the softcap, an F32 cache,
       // and the full SWA cache so no key is dropped by ring-buffer reuse (the SWA mask still applies).
@@ -54,7 +54,11 @@ export async function llamaCppLogProbs(ggufPath: string, ids: readonly number[],
     try {
       const sequence = context.getSequence();
       // temperature 0 selects the greedy sampler, which leaves the logits alone before the softmax.
-      const input = ids.map((id): ControlledEvaluateInputItem => [id as Token, { generateNext: { probabilities: true, options: { temperature: 0 } } }]);
+      // The row of the last item of a controlledEvaluate call comes back altered (observed: every
+      // earlier row matches gemma-ts to 2e-4, the last one is off by ~0.2), so one extra token is
+      // evaluated and its row dropped; rows only depend on the ids up to their position.
+      const padded = [...ids, ids[0]!];
+      const input = padded.map((id): ControlledEvaluateInputItem => [id as Token, { generateNext: { probabilities: true, options: { temperature: 0 } } }]);
       const results = await sequence.controlledEvaluate(input);
       return ids.map((_, position) => {
         const probabilities = results[position]?.next.probabilities;

@@ -1,0 +1,151 @@
+// The CPU backend: a whole IR graph compiled to one ONNX model and run by one onnxruntime-node
+// session, since ORT's kernels reach ~90% of a core's peak and a run costs ~6 us fixed
+// (../shared/DESIGN.md, "The compute path"). Sessions are cached per graph (graph-key.ts) and
+// reference-counted by the executables that share them.
+import { InferenceSession, type Tensor } from "onnxruntime-node";
+import type { Backend, Executable, TensorMap } from "../backend.js";
+import { InvalidArgumentError } from "../../errors.js";
+import type { Graph } from "../../graph/graph.js";
+import type { HostTensor } from "../../tensor/host-tensor.js";
+import { graphToOnnx } from "./emit.js";
+import { graphKey } from "./graph-key.js";
+import { checkOrtDType, fromOrtTensor, toOrtTensor, type TensorSpec } from "./ort-tensor.js";
+
+export interface OnnxBackendOptions {
+  /** Threads one kernel may use. Default: onnxruntime's choice (the physical cores). */
+  intraOpThreads?: number;
+  /** Threads running independent nodes at once. Default 1: the nodes of our graphs run one after another. */
+  interOpThreads?: number;
+  /** Default "all": constant folding, fusions and MatMul weight pre-packing. */
+  graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
+  /** Default-domain ONNX opset of the emitted models, 17 to 21. Default 17. */
+  opset?: number;
+}
+
+interface CacheEntry {
+  readonly session: Promise<InferenceSession>;
+  /** Live executables sharing the session; it is released when the last one is disposed. */
+  refs: number;
+  released: boolean;
+}
+
+export class OnnxBackend implements Backend {
+  readonly name = "onnxruntime-node";
+  private readonly sessions = new Map<string, CacheEntry>();
+
+  constructor(private readonly options: OnnxBackendOptions = {}) {}
+
+  /** Sessions now held (one per distinct graph with a live executable). */
+  get cachedSessions(): number {
+    return this.sessions.size;
+  }
+
+  async compile(graph: Graph): Promise<OnnxExecutable> {
+    const inputs = [...graph.inputs].map(([name, id]) => specOf(graph, name, id, "input"));
+    const outputs = [...graph.outputs].map(([name, id]) => specOf(graph, name, id, "output"));
+    const key = graphKey(graph);
+    let entry = this.sessions.get(key);
+    if (entry === undefined) {
+      const bytes = graphToOnnx(withOnnxOutputNames(graph, outputs), { opset: this.options.opset ?? 17, constantsAsInitializers: true });
+      entry = { session: InferenceSession.create(bytes, this.sessionOptions()), refs: 0, released: false };
+      this.sessions.set(key, entry);
+    }
+    entry.refs++;
+    let session: InferenceSession;
+    try {
+      session = await entry.session;
+    } catch (error) {
+      // A failed compile leaves nothing cached, so a later call tries afresh.
+      if (this.sessions.get(key) === entry) this.sessions.delete(key);
+      throw error;
+    }
+    const held = entry;
+    const release = async (): Promise<void> => {
+      if (--held.refs > 0 || held.released) return;
+      held.released = true;
+      if (this.sessions.get(key) === held) this.sessions.delete(key);
+      await session.release();
+    };
+    return new OnnxExecutable(session, inputs, outputs, () => held.released, release);
+  }
+
+  /** Releases every cached session; executables compiled so far stop working. */
+  async dispose(): Promise<void> {
+    const entries = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const entry of entries) {
+      entry.released = true;
+      await entry.session.then((session) => session.release(), () => undefined);
+    }
+  }
+
+  private sessionOptions(): InferenceSession.SessionOptions {
+    const { intraOpThreads, interOpThreads, graphOptimizationLevel } = this.options;
+    return {
+      executionProviders: ["cpu"],
+      graphOptimizationLevel: graphOptimizationLevel ?? "all",
+      executionMode: "sequential",
+      interOpNumThreads: interOpThreads ?? 1,
+      ...(intraOpThreads === undefined ? {} : { intraOpNumThreads: intraOpThreads }),
+    };
+  }
+}
+
+export class OnnxExecutable implements Executable {
+  private disposed = false;
+
+  constructor(
+    /** The onnxruntime session, shared by every executable of the same graph. */
+    readonly session: InferenceSession,
+    private readonly inputs: readonly TensorSpec[],
+    private readonly outputs: readonly OutputSpec[],
+    private readonly sessionReleased: () => boolean,
+    private readonly release: () => Promise<void>,
+  ) {}
+
+  async run(values: TensorMap): Promise<Record<string, HostTensor>> {
+    if (this.disposed || this.sessionReleased()) throw new InvalidArgumentError("executable", "has been disposed");
+    const feeds: Record<string, Tensor> = {};
+    for (const spec of this.inputs) feeds[spec.name] = toOrtTensor(spec, values[spec.name]);
+    for (const name of Object.keys(values)) {
+      if (!this.inputs.some((spec) => spec.name === name)) {
+        throw new InvalidArgumentError(name, `not an input of the graph (inputs: ${this.inputs.map((s) => s.name).join(", ") || "none"})`);
+      }
+    }
+    const results = await this.session.run(feeds);
+    const out: Record<string, HostTensor> = {};
+    for (const spec of this.outputs) out[spec.name] = fromOrtTensor(spec, results[spec.onnxName]);
+    return out;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.release();
+  }
+}
+
+interface OutputSpec extends TensorSpec {
+  /** The name in the ONNX model, which differs where the IR output reuses an input's name. */
+  readonly onnxName: string;
+}
+
+function specOf(graph: Graph, name: string, id: number, role: "input" | "output"): OutputSpec {
+  const node = graph.nodes[id];
+  if (node === undefined) throw new InvalidArgumentError(name, `${role} refers to a missing node %${id}`);
+  checkOrtDType(node.dtype, `${role} '${name}'`);
+  let onnxName = name;
+  // An update graph maps input `w` to output `w`; ONNX needs distinct value names, so the output
+  // gets a fresh one, used only between this executable and its session.
+  if (role === "output" && graph.inputs.has(name) && graph.inputs.get(name) !== id) {
+    do {
+      onnxName += ".out";
+    } while (graph.inputs.has(onnxName) || graph.outputs.has(onnxName));
+  }
+  return { name, dtype: node.dtype, shape: node.shape, onnxName };
+}
+
+function withOnnxOutputNames(graph: Graph, outputs: readonly OutputSpec[]): Graph {
+  if (outputs.every((spec) => spec.onnxName === spec.name)) return graph;
+  return { ...graph, outputs: new Map(outputs.map((spec) => [spec.onnxName, graph.outputs.get(spec.name)!])) };
+}

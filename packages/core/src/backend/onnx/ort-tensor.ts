@@ -1,0 +1,52 @@
+// HostTensor <-> onnxruntime-node Tensor, sharing the typed arrays (no copies). ORT's JS Tensor
+// knows float32, float16 (as 16-bit words), int32, int64 (BigInt64Array) and bool (one byte per
+// element), but not bfloat16: its session metadata rejects such inputs and outputs outright.
+import { Tensor } from "onnxruntime-node";
+import { InvalidArgumentError, UnsupportedDTypeError } from "../../errors.js";
+import type { DType } from "../../tensor/dtype.js";
+import { HostTensor, sizeOf, type Shape } from "../../tensor/host-tensor.js";
+
+type OrtDType = "float32" | "float16" | "int32" | "int64" | "bool";
+
+const ORT_DTYPES: Readonly<Record<DType, OrtDType | undefined>> = {
+  float32: "float32",
+  float16: "float16",
+  bfloat16: undefined,
+  int32: "int32",
+  int64: "int64",
+  bool: "bool",
+};
+
+/** Throws unless onnxruntime-node can pass tensors of this dtype in or out of a session. */
+export function checkOrtDType(dtype: DType, where: string): void {
+  if (ORT_DTYPES[dtype] === undefined) throw new UnsupportedDTypeError(dtype, `${where} of an onnxruntime session (cast inside the graph)`);
+}
+
+/** What a graph declares for one of its inputs or outputs. */
+export interface TensorSpec {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: Shape;
+}
+
+const show = (shape: Shape): string => `[${shape.join(", ")}]`;
+
+export function toOrtTensor(spec: TensorSpec, value: HostTensor | undefined): Tensor {
+  if (value === undefined) throw new InvalidArgumentError(spec.name, `missing input (${spec.dtype}${show(spec.shape)})`);
+  if (value.dtype !== spec.dtype) throw new InvalidArgumentError(spec.name, `expected dtype ${spec.dtype}, got ${value.dtype}`);
+  if (value.shape.length !== spec.shape.length || value.shape.some((d, i) => d !== spec.shape[i])) {
+    throw new InvalidArgumentError(spec.name, `expected shape ${show(spec.shape)}, got ${show(value.shape)}`);
+  }
+  if (value.data.length !== sizeOf(spec.shape)) {
+    throw new InvalidArgumentError(spec.name, `${value.data.length} elements for shape ${show(spec.shape)}`);
+  }
+  return new Tensor(ORT_DTYPES[spec.dtype]!, value.data, [...spec.shape]);
+}
+
+export function fromOrtTensor(spec: TensorSpec, tensor: Tensor | undefined): HostTensor {
+  if (tensor === undefined) throw new InvalidArgumentError(spec.name, "onnxruntime returned no such output");
+  let data = tensor.data as HostTensor["data"];
+  // float16 comes back as Float16Array where the runtime has one; the IR holds the 16-bit words.
+  if (spec.dtype === "float16" && !(data instanceof Uint16Array)) data = new Uint16Array(data.buffer, data.byteOffset, data.length);
+  return new HostTensor(spec.dtype, spec.shape, data);
+}

@@ -1,0 +1,96 @@
+// The reference interpreter: walks a graph's nodes in order, runs each through its kernel in
+// float64 and rounds the result to the node's dtype (per `Precision`). A plan made once per graph
+// checks the graph's wiring and records each value's last use, so intermediates are dropped early.
+import { InvalidArgumentError } from "../../errors.js";
+import type { Graph, Node } from "../../graph/graph.js";
+import * as elementwise from "./elementwise.js";
+import { concat, broadcastTo, gather, reshape, scatterAdd, slice, transpose } from "./indexing.js";
+import { matmul } from "./matmul.js";
+import { reduce, softmax } from "./reduce.js";
+import { fromHost, roundToDType, type Precision, type Value } from "./value.js";
+
+export interface Plan {
+  readonly graph: Graph;
+  /** Constants as float64, converted once. */
+  readonly constants: ReadonlyMap<number, Float64Array>;
+  /** Node ids whose values can be dropped after node `id` ran, keyed by `id`. */
+  readonly releases: ReadonlyMap<number, readonly number[]>;
+}
+
+export function plan(graph: Graph): Plan {
+  const seen = new Set<number>();
+  const lastUse = new Map<number, number>();
+  const constants = new Map<number, Float64Array>();
+  for (const node of graph.nodes) {
+    for (const input of node.inputs) {
+      // Backends rely on topological order; a hand-built graph might not have it.
+      if (!seen.has(input)) throw new InvalidArgumentError("graph", `node %${node.id} reads %${input}, which does not precede it`);
+      lastUse.set(input, node.id);
+    }
+    if (seen.has(node.id)) throw new InvalidArgumentError("graph", `node id %${node.id} appears twice`);
+    seen.add(node.id);
+    if (node.op.kind === "constant") constants.set(node.id, fromHost(node.op.value));
+  }
+  for (const node of graph.nodes) if (!lastUse.has(node.id)) lastUse.set(node.id, node.id); // unused: drop at once
+  for (const [name, id] of graph.outputs) {
+    if (!seen.has(id)) throw new InvalidArgumentError("graph", `output '${name}' is %${id}, which is not a node`);
+    lastUse.delete(id); // outputs live to the end
+  }
+  const releases = new Map<number, number[]>();
+  for (const [id, last] of lastUse) releases.set(last, [...(releases.get(last) ?? []), id]);
+  return { graph, constants, releases };
+}
+
+/** Runs the plan on checked inputs (float64 values by input name) and returns the outputs. */
+export function interpret(plan: Plan, inputs: ReadonlyMap<string, Float64Array>, precision: Precision): Map<string, Value> {
+  const values = new Map<number, Value>();
+  const valueOf = (id: number): Value => values.get(id)!;
+  for (const node of plan.graph.nodes) {
+    const data = evaluate(node, node.inputs.map(valueOf), plan, inputs);
+    values.set(node.id, { dtype: node.dtype, shape: node.shape, data: roundToDType(data, node.dtype, precision) });
+    for (const id of plan.releases.get(node.id) ?? []) values.delete(id);
+  }
+  return new Map([...plan.graph.outputs].map(([name, id]) => [name, valueOf(id)]));
+}
+
+/** The node's result in float64, before rounding to its dtype. Kernels never alias their inputs. */
+function evaluate(node: Node, args: readonly Value[], plan: Plan, inputs: ReadonlyMap<string, Float64Array>): Float64Array {
+  const op = node.op;
+  const [a, b, c] = args as [Value, Value, Value];
+  switch (op.kind) {
+    case "input":
+      return Float64Array.from(inputs.get(op.name)!);
+    case "constant":
+      return Float64Array.from(plan.constants.get(node.id)!);
+    case "unary":
+      return elementwise.unary(op.op, a);
+    case "binary":
+      return elementwise.binary(op.op, a, b, node.shape);
+    case "compare":
+      return elementwise.compare(op.op, a, b, node.shape);
+    case "where":
+      return elementwise.where(a, b, c, node.shape);
+    case "cast":
+      return elementwise.cast(a);
+    case "matmul":
+      return matmul(a, b, node.shape);
+    case "reduce":
+      return reduce(op.op, a, op.axes);
+    case "softmax":
+      return softmax(a, op.axis);
+    case "gather":
+      return gather(a, b);
+    case "scatterAdd":
+      return scatterAdd(a, b, op.rows);
+    case "reshape":
+      return reshape(a);
+    case "transpose":
+      return transpose(a, op.perm, node.shape);
+    case "slice":
+      return slice(a, op.starts, op.axes, node.shape);
+    case "concat":
+      return concat(args, op.axis, node.shape);
+    case "broadcastTo":
+      return broadcastTo(a, node.shape);
+  }
+}

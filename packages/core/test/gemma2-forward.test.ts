@@ -1,0 +1,56 @@
+// The Gemma 2 forward pass: the onnxruntime backend against the float64 pure-JS reference on the
+// same random model, and KV-cached decoding (ring buffers on sliding layers) against the full
+// forward, position by position.
+import { describe, expect, it } from "vitest";
+import { Gemma2Model, InvalidArgumentError, KVCache, ReferenceBackend, type HostTensor } from "../src/index.js";
+import { OnnxBackend } from "../src/node.js";
+import { randomModel, sampleIds } from "./support/random-model.js";
+
+function maxDifference(a: Float32Array, b: Float32Array): number {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}
+
+function row(logits: HostTensor<"float32">, position: number, vocabSize: number): Float32Array {
+  return logits.data.subarray(position * vocabSize, (position + 1) * vocabSize);
+}
+
+describe("Gemma 2 forward", () => {
+  const { config, params } = randomModel({ slidingWindow: 8 });
+  const onnx = new Gemma2Model(config, params, new OnnxBackend({ intraOpThreads: 1 }));
+  const reference = new Gemma2Model(config, params, new ReferenceBackend());
+
+  it("gives the same logits on onnxruntime as on the float64 reference", async () => {
+    const ids = [sampleIds(20, config.vocabSize, 3), sampleIds(20, config.vocabSize, 5)];
+    const fast = await onnx.forward(ids);
+    const slow = await reference.forward(ids);
+    expect(fast.shape).toEqual([2, 20, config.vocabSize]);
+    expect(maxDifference(fast.data, slow.data)).toBeLessThan(1e-4);
+  });
+
+  it("decodes with the KV cache exactly as the full forward, past the sliding window", async () => {
+    const ids = sampleIds(30, config.vocabSize, 9);
+    const full = await onnx.forward([ids]);
+    const cache = new KVCache(config, { capacity: 64 });
+    const prompt = await onnx.forward([ids.slice(0, 12)], cache);
+    expect(maxDifference(prompt.data, full.data.subarray(0, prompt.size))).toBeLessThan(1e-5);
+    for (let t = 12; t < ids.length; t++) {
+      const step = await onnx.forward([[ids[t]!]], cache);
+      expect(maxDifference(step.data, row(full, t, config.vocabSize)), `position ${t}`).toBeLessThan(1e-5);
+    }
+    expect(cache.length).toBe(30);
+  });
+
+  it("keeps sliding layers' caches at the window size however long the context", () => {
+    const cache = new KVCache(config, { capacity: 4096 });
+    expect(cache.keys[0]!.shape).toEqual([1, config.numKeyValueHeads, 8, config.headDim]);
+    expect(cache.keys[1]!.shape).toEqual([1, config.numKeyValueHeads, 4096, config.headDim]);
+  });
+
+  it("rejects ids outside the vocabulary and ragged batches with a typed error", async () => {
+    await expect(onnx.forward([[2, config.vocabSize]])).rejects.toThrow(InvalidArgumentError);
+    await expect(onnx.forward([[2, -1]])).rejects.toThrow(/outside the vocabulary/);
+    await expect(onnx.forward([[2, 3], [4]])).rejects.toThrow(/rectangular/);
+  });
+});
