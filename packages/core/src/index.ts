@@ -32,6 +32,9 @@ export { crossEntropy } from "./nn/losses.js";
 export { AdamW, type AdamWOptions, type AdamWState } from "./optim/adamw.js";
 export { clipGradNorm } from "./optim/clip-grad-norm.js";
 export { warmupCosine, type WarmupCosineOptions } from "./optim/schedules.js";
+export { LanguageModelStep, languageModelStepInputs, traceLanguageModelStep, type StepResult, type StepShape } from "./train/language-model-step.js";
+export { tokenBatch, type TokenBatchOptions } from "./train/token-batches.js";
+export { train, type TrainOptions, type TrainStepOutput } from "./train/loop.js";
 export { attention, type AttentionInputs, type AttentionOutputs, type AttentionShape, type AttentionWeights } from "./nn/attention.js";
 export {
   ConfigMismatchError,

@@ -89,7 +89,8 @@ const CASES: Case[] = [
       // The compare has no gradient; the where it drives routes x * y or z by it.
       name: `compare ${op} into where [2,3], [3], [2,1]`,
       inputs: { x: { shape: [2, 3] }, y: { shape: [3] }, z: { shape: [2, 1] } },
-      build: (b, { x, y, z }) => b.where(x![op](y!), x!.mul(y!), z!),
+      // equal(x, |x|) is true exactly where x >= 0, so both branches are taken; x == y never is.
+      build: (b, { x, y, z }) => b.where(op === "equal" ? x!.equal(x!.abs()) : x![op](y!), x!.mul(y!), z!),
     }),
   ),
   {

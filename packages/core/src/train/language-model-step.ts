@@ -5,6 +5,7 @@ import { gradients } from "../autodiff/backward.js";
 import type { Backend, Executable } from "../backend/backend.js";
 import { InvalidArgumentError } from "../errors.js";
 import { GraphBuilder, type SymbolicTensor } from "../graph/builder.js";
+import type { Graph } from "../graph/graph.js";
 import type { Gemma2Config, LayerKind } from "../models/gemma2/config.js";
 import { gemma2Forward } from "../models/gemma2/forward.js";
 import { attentionMask } from "../models/gemma2/masks.js";
@@ -21,7 +22,6 @@ export interface StepResult {
 
 export class LanguageModelStep {
   private executable: Promise<Executable> | undefined;
-  private readonly constants: Record<string, HostTensor>;
 
   /**
    * Batches are B rows of T + 1 token ids: the model reads the first T and predicts the last T.
@@ -30,29 +30,13 @@ export class LanguageModelStep {
   constructor(
     readonly config: Gemma2Config,
     readonly backend: Backend,
-    readonly shape: { batchSize: number; sequenceLength: number; ignoreIndex?: number },
-  ) {
-    const positions = Array.from({ length: shape.sequenceLength }, (_, t) => t);
-    const { cos, sin } = ropeTables(positions, config.headDim, config.ropeTheta);
-    this.constants = { "rope.cos": cos, "rope.sin": sin };
-    for (const kind of ["sliding_attention", "full_attention"] as const) {
-      this.constants[`mask.${kind}`] = attentionMask(positions, positions, kind, config.slidingWindow);
-    }
-  }
+    readonly shape: StepShape,
+  ) {}
 
   /** Loss and gradients of `params` on one batch of B rows of T + 1 ids. */
   async run(params: Gemma2Params, batch: readonly (readonly number[])[]): Promise<StepResult> {
-    const { batchSize: B, sequenceLength: T } = this.shape;
-    if (batch.length !== B || batch.some((row) => row.length !== T + 1)) {
-      throw new InvalidArgumentError("batch", `expected ${B} rows of ${T + 1} token ids`);
-    }
-    const inputs: Record<string, HostTensor> = {
-      ...this.constants,
-      ids: HostTensor.int64([B, T], batch.flatMap((row) => row.slice(0, T))),
-      targets: HostTensor.int64([B, T], batch.flatMap((row) => row.slice(1))),
-    };
-    for (const [name, tensor] of params) inputs[name] = tensor;
-    this.executable ??= this.backend.compile(this.trace());
+    const inputs = languageModelStepInputs(this.config, this.shape, params, batch);
+    this.executable ??= this.backend.compile(traceLanguageModelStep(this.config, this.shape));
     const outputs = await (await this.executable).run(inputs);
     const grads = new Map<string, HostTensor<"float32">>();
     for (const spec of parameterSpecs(this.config)) grads.set(spec.name, outputs[`grad.${spec.name}`]!.toFloat32());
@@ -63,20 +47,55 @@ export class LanguageModelStep {
     if (this.executable) await (await this.executable).dispose();
     this.executable = undefined;
   }
+}
 
-  private trace() {
-    const { config } = this;
-    const { batchSize: B, sequenceLength: T } = this.shape;
-    const b = new GraphBuilder();
-    const ids = b.input("ids", "int64", [B, T]);
-    const targets = b.input("targets", "int64", [B, T]);
-    const cos = b.input("rope.cos", "float32", [T, config.headDim / 2]);
-    const sin = b.input("rope.sin", "float32", [T, config.headDim / 2]);
-    const masks = {} as Record<LayerKind, SymbolicTensor>;
-    for (const kind of ["sliding_attention", "full_attention"] as const) masks[kind] = b.input(`mask.${kind}`, "bool", [T, T]);
-    const weights = new Map(parameterSpecs(config).map((spec) => [spec.name, b.input(spec.name, "float32", spec.shape)]));
-    const { logits } = gemma2Forward(config, (name) => weights.get(name)!, { ids, cos, sin, masks });
-    const loss = crossEntropy(logits, targets, this.shape.ignoreIndex ?? -100);
-    return gradients(b.build({ loss }), { loss: "loss", wrt: [...weights.keys()] });
+/** The inputs of the training graph for one batch of B rows of T + 1 ids. */
+export function languageModelStepInputs(
+  config: Gemma2Config,
+  shape: StepShape,
+  params: Gemma2Params,
+  batch: readonly (readonly number[])[],
+): Record<string, HostTensor> {
+  const { batchSize: B, sequenceLength: T } = shape;
+  if (batch.length !== B || batch.some((row) => row.length !== T + 1)) {
+    throw new InvalidArgumentError("batch", `expected ${B} rows of ${T + 1} token ids`);
   }
+  const positions = Array.from({ length: T }, (_, t) => t);
+  const { cos, sin } = ropeTables(positions, config.headDim, config.ropeTheta);
+  const inputs: Record<string, HostTensor> = {
+    "rope.cos": cos,
+    "rope.sin": sin,
+    ids: HostTensor.int64([B, T], batch.flatMap((row) => row.slice(0, T))),
+    targets: HostTensor.int64([B, T], batch.flatMap((row) => row.slice(1))),
+  };
+  for (const kind of ["sliding_attention", "full_attention"] as const) {
+    inputs[`mask.${kind}`] = attentionMask(positions, positions, kind, config.slidingWindow);
+  }
+  for (const [name, tensor] of params) inputs[name] = tensor;
+  return inputs;
+}
+
+export interface StepShape {
+  batchSize: number;
+  sequenceLength: number;
+  ignoreIndex?: number;
+}
+
+/**
+ * The training graph: inputs `ids` and `targets` (int64 [B, T]), the RoPE tables and masks, and
+ * every weight by name; outputs `loss` and `grad.<weight name>`.
+ */
+export function traceLanguageModelStep(config: Gemma2Config, shape: StepShape): Graph {
+  const { batchSize: B, sequenceLength: T } = shape;
+  const b = new GraphBuilder();
+  const ids = b.input("ids", "int64", [B, T]);
+  const targets = b.input("targets", "int64", [B, T]);
+  const cos = b.input("rope.cos", "float32", [T, config.headDim / 2]);
+  const sin = b.input("rope.sin", "float32", [T, config.headDim / 2]);
+  const masks = {} as Record<LayerKind, SymbolicTensor>;
+  for (const kind of ["sliding_attention", "full_attention"] as const) masks[kind] = b.input(`mask.${kind}`, "bool", [T, T]);
+  const weights = new Map(parameterSpecs(config).map((spec) => [spec.name, b.input(spec.name, "float32", spec.shape)]));
+  const { logits } = gemma2Forward(config, (name) => weights.get(name)!, { ids, cos, sin, masks });
+  const loss = crossEntropy(logits, targets, shape.ignoreIndex ?? -100);
+  return gradients(b.build({ loss }), { loss: "loss", wrt: [...weights.keys()] });
 }

