@@ -1,8 +1,10 @@
 // The `gemma-ts` command. Each subcommand lives in commands/ and only parses its flags and
 // wires streams to the packages; the work happens in the libraries. Errors end here: a typed
 // library error or a bad input prints one line naming the problem and exits 1, no stack trace.
+import { CoreError } from "@gemma-ts/core";
 import { TokenizerError } from "@gemma-ts/tokenizer";
 import { Command, InvalidArgumentError } from "commander";
+import { convertCommand, infoCommand, initCommand, logitsCommand } from "./commands/model-commands.js";
 import { tokenizeCommand } from "./commands/tokenize.js";
 
 const program = new Command()
@@ -11,11 +13,15 @@ const program = new Command()
   .showHelpAfterError();
 
 program.addCommand(tokenizeCommand());
+program.addCommand(infoCommand());
+program.addCommand(initCommand());
+program.addCommand(logitsCommand());
+program.addCommand(convertCommand());
 
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof TokenizerError || error instanceof InvalidArgumentError || isFileSystemError(error)) {
+  if (error instanceof TokenizerError || error instanceof CoreError || error instanceof InvalidArgumentError || isFileSystemError(error)) {
     process.stderr.write(`gemma-ts: ${(error as Error).message}\n`);
     process.exitCode = 1;
   } else {

@@ -1,0 +1,91 @@
+// Model commands of the gemma-ts binary: info, init, logits, convert. Each parses its flags and
+// calls @gemma-ts/core; output is JSON on stdout (or a file), for scripts and parity checks.
+import { createWriteStream } from "node:fs";
+import { Gemma2Model, parameterCount, presetConfig, initParams, PRESETS, type Gemma2Config } from "@gemma-ts/core";
+import { OnnxBackend, saveHfCheckpoint, writeGguf, type GgufDType } from "@gemma-ts/core/node";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { loadModelConfig, loadModelFiles } from "../model-files.js";
+import { ggufVocabularyFrom } from "../gguf-vocabulary.js";
+
+const integer = (name: string) => (value: string) => {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+  return parsed;
+};
+
+function describeModel(config: Gemma2Config) {
+  return { config, parameterCount: parameterCount(config) };
+}
+
+export function infoCommand(): Command {
+  return new Command("info")
+    .description("print a model's config and parameter count as JSON")
+    .addOption(new Option("--model <path>", "a Hugging Face folder or a .gguf file").conflicts("preset"))
+    .addOption(new Option("--preset <name>", "a built-in configuration").choices(Object.keys(PRESETS)))
+    .action(async (options: { model?: string; preset?: string }) => {
+      if (!options.model && !options.preset) throw new InvalidArgumentError("give --model or --preset");
+      const config = options.preset ? presetConfig(options.preset) : await loadModelConfig(options.model!);
+      process.stdout.write(`${JSON.stringify(describeModel(config), null, 2)}\n`);
+    });
+}
+
+export function initCommand(): Command {
+  return new Command("init")
+    .description("write a randomly initialised checkpoint folder (config.json + model.safetensors)")
+    .addOption(new Option("--preset <name>", "a built-in configuration").choices(Object.keys(PRESETS)).makeOptionMandatory())
+    .requiredOption("--out <dir>", "the folder to write")
+    .option("--seed <n>", "initialisation seed", integer("--seed"), 0)
+    .action(async (options: { preset: string; out: string; seed: number }) => {
+      const config = presetConfig(options.preset);
+      await saveHfCheckpoint(options.out, config, initParams(config, options.seed));
+      process.stdout.write(`${JSON.stringify({ out: options.out, ...describeModel(config) }, null, 2)}\n`);
+    });
+}
+
+export function logitsCommand(): Command {
+  return new Command("logits")
+    .description("print the logits of every position for raw token ids, as JSON rows (no <bos> is added)")
+    .requiredOption("--model <path>", "a Hugging Face folder or a .gguf file")
+    .requiredOption("--ids <list>", "comma-separated token ids, e.g. 2,651,6037", parseIds)
+    .option("--out <file>", "write the JSON here instead of stdout")
+    .option("--threads <n>", "onnxruntime intra-op threads", integer("--threads"))
+    .action(async (options: { model: string; ids: number[]; out?: string; threads?: number }) => {
+      const { config, params } = await loadModelFiles(options.model);
+      const backend = new OnnxBackend(options.threads === undefined ? {} : { intraOpThreads: options.threads });
+      const model = new Gemma2Model(config, params, backend);
+      const logits = await model.forward([options.ids]);
+      await model.dispose();
+      const output = options.out ? createWriteStream(options.out) : process.stdout;
+      // Row by row: a 256k vocabulary makes each row megabytes of JSON.
+      output.write("[\n");
+      options.ids.forEach((_, position) => {
+        const row = logits.data.subarray(position * config.vocabSize, (position + 1) * config.vocabSize);
+        output.write(`${JSON.stringify(Array.from(row))}${position + 1 < options.ids.length ? "," : ""}\n`);
+      });
+      output.write("]\n");
+      if (output !== process.stdout) await new Promise<void>((resolve, reject) => (output as ReturnType<typeof createWriteStream>).end((error?: Error | null) => (error ? reject(error) : resolve())));
+    });
+}
+
+export function convertCommand(): Command {
+  return new Command("convert")
+    .description("convert a Hugging Face folder to a GGUF file that llama.cpp loads")
+    .requiredOption("--from <dir>", "a Hugging Face folder (config.json + safetensors; tokenizer.json used if present)")
+    .requiredOption("--to <file>", "the .gguf file to write")
+    .addOption(new Option("--dtype <dtype>", "storage of the weight matrices").choices(["f32", "f16", "q8_0"]).default("f16"))
+    .action(async (options: { from: string; to: string; dtype: GgufDType }) => {
+      if (!options.to.endsWith(".gguf")) throw new InvalidArgumentError("--to must name a .gguf file");
+      const { config, params } = await loadModelFiles(options.from);
+      const vocabulary = await ggufVocabularyFrom(options.from, config.vocabSize);
+      await writeGguf(options.to, config, params, { dtype: options.dtype, ...vocabulary });
+      process.stdout.write(`${JSON.stringify({ out: options.to, dtype: options.dtype, tokenizer: vocabulary.vocabulary ? "tokenizer.json" : "placeholder", ...describeModel(config) }, null, 2)}\n`);
+    });
+}
+
+function parseIds(value: string): number[] {
+  const ids = value.split(",").map((part) => Number(part.trim()));
+  if (ids.length === 0 || ids.some((id) => !Number.isInteger(id) || id < 0)) {
+    throw new InvalidArgumentError("--ids must be comma-separated non-negative integers");
+  }
+  return ids;
+}

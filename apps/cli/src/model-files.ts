@@ -1,0 +1,18 @@
+// Where models come from on the command line: a Hugging Face folder (config.json +
+// safetensors) or a GGUF file, told apart by the path. Errors stay typed for main.ts to report.
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { configFromHf, type Gemma2Config, type Gemma2Params } from "@gemma-ts/core";
+import { loadHfCheckpoint, readGguf } from "@gemma-ts/core/node";
+
+export async function loadModelFiles(path: string): Promise<{ config: Gemma2Config; params: Gemma2Params }> {
+  if (path.endsWith(".gguf")) return readGguf(path);
+  return loadHfCheckpoint(path);
+}
+
+/** The config alone, without reading weights where the format allows it. */
+export async function loadModelConfig(path: string): Promise<Gemma2Config> {
+  if (path.endsWith(".gguf")) return (await readGguf(path)).config;
+  const folder = (await stat(path)).isDirectory() ? path : join(path, "..");
+  return configFromHf(JSON.parse(await readFile(join(folder, "config.json"), "utf8")));
+}

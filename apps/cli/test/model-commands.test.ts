@@ -1,0 +1,63 @@
+// The model commands, run as a user runs them (the built binary): init writes a checkpoint that
+// info describes, logits prints what the library computes, convert writes a GGUF whose logits
+// match the folder's, and bad input gets a one-line error.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Gemma2Model, ReferenceBackend, parameterCount, presetConfig } from "@gemma-ts/core";
+import { loadHfCheckpoint } from "@gemma-ts/core/node";
+import { afterAll, describe, expect, it } from "vitest";
+
+const BIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const folder = mkdtempSync(join(tmpdir(), "gemma-ts-cli-"));
+const model = join(folder, "tiny");
+
+function cli(...args: string[]) {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", maxBuffer: 1 << 28 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+describe("gemma-ts model commands", () => {
+  it("init writes a checkpoint that info describes", () => {
+    expect(cli("init", "--preset", "gemma2-tiny", "--out", model, "--seed", "5").status).toBe(0);
+    const info = JSON.parse(cli("info", "--model", model).stdout);
+    expect(info.parameterCount).toBe(parameterCount(presetConfig("gemma2-tiny")));
+    expect(info.config.slidingWindow).toBe(8);
+    expect(JSON.parse(cli("info", "--preset", "gemma2-2b").stdout).parameterCount).toBe(2_614_341_888);
+  });
+
+  it("logits prints the library's logits for every position", async () => {
+    const ids = [2, 17, 300, 45, 45, 9];
+    const printed = JSON.parse(cli("logits", "--model", model, "--ids", ids.join(",")).stdout) as number[][];
+    const { config, params } = await loadHfCheckpoint(model);
+    const expected = await new Gemma2Model(config, params, new ReferenceBackend()).forward([ids]);
+    expect(printed.length).toBe(ids.length);
+    let max = 0;
+    printed.forEach((row, t) => row.forEach((value, v) => (max = Math.max(max, Math.abs(value - expected.data[t * config.vocabSize + v]!)))));
+    expect(max).toBeLessThan(1e-4);
+  });
+
+  it("convert writes a GGUF with the same logits, and logits --out writes a file", () => {
+    const gguf = join(folder, "tiny.gguf");
+    expect(cli("convert", "--from", model, "--to", gguf, "--dtype", "f32").status).toBe(0);
+    const out = join(folder, "logits.json");
+    expect(cli("logits", "--model", gguf, "--ids", "2,8,9", "--out", out).status).toBe(0);
+    const fromGguf = JSON.parse(readFileSync(out, "utf8")) as number[][];
+    const fromFolder = JSON.parse(cli("logits", "--model", model, "--ids", "2,8,9").stdout) as number[][];
+    fromGguf.forEach((row, t) => row.forEach((value, v) => expect(Math.abs(value - fromFolder[t]![v]!)).toBeLessThan(1e-5)));
+  });
+
+  it("reports bad input in one line and exits 1", () => {
+    const outOfRange = cli("logits", "--model", model, "--ids", "2,512");
+    expect(outOfRange.status).toBe(1);
+    expect(outOfRange.stderr).toMatch(/^gemma-ts: .*token id 512 is outside the vocabulary/);
+    const missing = cli("info", "--model", join(folder, "nothing"));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/^gemma-ts: /);
+    expect(cli("logits", "--model", model, "--ids", "2,x").stderr).toMatch(/comma-separated/);
+  });
+});
