@@ -297,6 +297,17 @@ describe("GGUF layout for llama.cpp", () => {
     expect(metadata.get("general.name")).toBe("tiny");
     await expect(writeGguf(freshPath(), config, params, { dtype: "f32", vocabulary: { tokens: tokens.slice(1) } })).rejects.toThrow(/511 tokens for vocabSize 512/);
   });
+
+  it("writes headers larger than the writer's first buffer (long pieces, all kinds of values)", async () => {
+    // 512 pieces of ~300 bytes make a header of ~160 kB, past the 64 kB the writer starts with.
+    const tokens = Array.from({ length: config.vocabSize }, (_, i) => `▁${"long".repeat(75)}${i}`);
+    const scores = Array.from(tokens, (_, i) => -i / 7);
+    const path = freshPath();
+    await writeGguf(path, config, params, { dtype: "f32", vocabulary: { tokens, scores } });
+    const { metadata } = await readGguf(path);
+    expect(metadata.get("tokenizer.ggml.tokens")).toEqual(tokens);
+    expect(metadata.get("tokenizer.ggml.scores")).toEqual(scores.map((score) => Math.fround(score)));
+  });
 });
 
 // ---- llama.cpp ----------------------------------------------------------------------------------

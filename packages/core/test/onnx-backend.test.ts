@@ -571,6 +571,13 @@ describe("OnnxBackend errors", () => {
     }
   });
 
+  it("turns onnxruntime's run-time failures (an id out of range) into typed errors", async () => {
+    const executable = await new OnnxBackend().compile(graph);
+    const failure = executable.run({ ...good, ids: HostTensor.int64([2], [0, 5]) });
+    await expect(failure).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(failure).rejects.toThrow(/out of data bounds/);
+  });
+
   it("reads inputs that are views into a larger buffer", async () => {
     const backing = new Float32Array([99, 99, ...A, 99]);
     const x = new HostTensor("float32", [2, 3], backing.subarray(2, 8));

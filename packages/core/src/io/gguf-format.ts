@@ -131,40 +131,69 @@ class ByteWriter {
   }
 
   u32(value: number): void {
-    this.view.setUint32(this.reserve(4), value, true);
+    const at = this.reserve(4); // may replace this.view
+    this.view.setUint32(at, value, true);
   }
 
   u64(value: number | bigint): void {
-    this.view.setBigUint64(this.reserve(8), BigInt(value), true);
+    const at = this.reserve(8); // may replace this.view
+    this.view.setBigUint64(at, BigInt(value), true);
   }
 
   number(type: NumberTypeName, value: number): void {
     switch (type) {
-      case "uint8": return this.view.setUint8(this.reserve(1), value);
-      case "int8": return this.view.setInt8(this.reserve(1), value);
-      case "uint16": return this.view.setUint16(this.reserve(2), value, true);
-      case "int16": return this.view.setInt16(this.reserve(2), value, true);
-      case "uint32": return this.view.setUint32(this.reserve(4), value, true);
-      case "int32": return this.view.setInt32(this.reserve(4), value, true);
-      case "float32": return this.view.setFloat32(this.reserve(4), value, true);
-      case "float64": return this.view.setFloat64(this.reserve(8), value, true);
+      case "uint8": {
+        const at = this.reserve(1);
+        return this.view.setUint8(at, value);
+      }
+      case "int8": {
+        const at = this.reserve(1);
+        return this.view.setInt8(at, value);
+      }
+      case "uint16": {
+        const at = this.reserve(2);
+        return this.view.setUint16(at, value, true);
+      }
+      case "int16": {
+        const at = this.reserve(2);
+        return this.view.setInt16(at, value, true);
+      }
+      case "uint32": {
+        const at = this.reserve(4);
+        return this.view.setUint32(at, value, true);
+      }
+      case "int32": {
+        const at = this.reserve(4);
+        return this.view.setInt32(at, value, true);
+      }
+      case "float32": {
+        const at = this.reserve(4);
+        return this.view.setFloat32(at, value, true);
+      }
+      case "float64": {
+        const at = this.reserve(8);
+        return this.view.setFloat64(at, value, true);
+      }
     }
   }
 
   bigint(type: BigIntTypeName, value: bigint): void {
-    if (type === "uint64") this.view.setBigUint64(this.reserve(8), value, true);
-    else this.view.setBigInt64(this.reserve(8), value, true);
+    const at = this.reserve(8); // may replace this.view
+    if (type === "uint64") this.view.setBigUint64(at, value, true);
+    else this.view.setBigInt64(at, value, true);
   }
 
   bool(value: boolean): void {
-    this.view.setUint8(this.reserve(1), value ? 1 : 0);
+    const at = this.reserve(1); // may replace this.view
+    this.view.setUint8(at, value ? 1 : 0);
   }
 
   /** GGUF strings: uint64 byte length, UTF-8 bytes, no terminator. */
   string(value: string): void {
     const encoded = utf8Encoder.encode(value);
     this.u64(encoded.length);
-    this.bytes.set(encoded, this.reserve(encoded.length));
+    const at = this.reserve(encoded.length); // may replace this.bytes with a larger buffer
+    this.bytes.set(encoded, at);
   }
 
   padTo(alignment: number): void {

@@ -55,10 +55,10 @@ export function graphToOnnx(graph: Graph, options: OnnxEmitOptions = {}): Uint8A
 
   const nodes: onnxProto.onnx.INodeProto[] = [];
   const initializers: TensorProto[] = [];
-  let initializerBytes = 0;
+  let tensorBytes = 0;
   const addInitializer = (proto: TensorProto): void => {
     initializers.push(proto);
-    initializerBytes += proto.rawData?.length ?? 0;
+    tensorBytes += proto.rawData?.length ?? 0;
   };
   const ctx: LoweringContext = {
     opset,
@@ -73,7 +73,10 @@ export function graphToOnnx(graph: Graph, options: OnnxEmitOptions = {}): Uint8A
     },
     addConstant(name: string, value: HostTensor) {
       if (constantsAsInitializers) addInitializer(tensorProto(name, value));
-      else ctx.addNode("Constant", name.replace("%", "n"), [], [name], [tensorAttribute("value", tensorProto("", value))]);
+      else {
+        ctx.addNode("Constant", name.replace("%", "n"), [], [name], [tensorAttribute("value", tensorProto("", value))]);
+        tensorBytes += value.data.byteLength;
+      }
     },
   };
   for (const node of graph.nodes) if (live[node.id]) lowerNode(node, ctx);
@@ -86,8 +89,8 @@ export function graphToOnnx(graph: Graph, options: OnnxEmitOptions = {}): Uint8A
   }
   const inputs = [...graph.inputs].map(([name, id]) => valueInfo(name, nodeAt(graph, id).dtype, nodeAt(graph, id).shape));
 
-  if (initializerBytes > MAX_MODEL_BYTES) {
-    throw new InvalidArgumentError("graph", `${initializerBytes} bytes of constants exceed protobuf's 2 GiB limit; pass the weights as inputs`);
+  if (tensorBytes > MAX_MODEL_BYTES) {
+    throw new InvalidArgumentError("graph", `${tensorBytes} bytes of constants exceed protobuf's 2 GiB limit; pass the weights as inputs`);
   }
   const model: onnxProto.onnx.IModelProto = {
     irVersion: irVersionFor(opset),

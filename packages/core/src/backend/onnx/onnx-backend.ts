@@ -112,7 +112,14 @@ export class OnnxExecutable implements Executable {
         throw new InvalidArgumentError(name, `not an input of the graph (inputs: ${this.inputs.map((s) => s.name).join(", ") || "none"})`);
       }
     }
-    const results = await this.session.run(feeds);
+    let results: InferenceSession.ReturnType;
+    try {
+      results = await this.session.run(feeds);
+    } catch (error) {
+      // Kernels fail at run time on input values the shapes cannot rule out (an id past the
+      // vocabulary in Gather or ScatterND), so the caller's inputs are at fault.
+      throw new InvalidArgumentError("inputs", `onnxruntime could not run the graph: ${error instanceof Error ? error.message : String(error)}`);
+    }
     const out: Record<string, HostTensor> = {};
     for (const spec of this.outputs) out[spec.name] = fromOrtTensor(spec, results[spec.onnxName]);
     return out;

@@ -1,0 +1,112 @@
+// pnpm bench (model): prefill and decode tokens/s of the ~25M preset against llama.cpp on the same
+// weights (an f32 GGUF exported by gemma-ts), at 1 and 2 threads, and training tokens/s of the
+// ~7M preset. One run measures both sides; medians of repeated runs after a warm-up.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
+import { AdamW, Gemma2Model, initParams, KVCache, LanguageModelStep, presetConfig, type HostTensor } from "../src/index.js";
+import { OnnxBackend, writeGguf } from "../src/node.js";
+
+const PROMPT = 128;
+const DECODE = 32;
+const REPEATS = 3;
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+function argmaxLast(logits: HostTensor<"float32">, vocabSize: number): number {
+  const row = logits.data.subarray(logits.size - vocabSize);
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
+  return best;
+}
+
+async function gemmaTs(model: Gemma2Model, prompt: number[]): Promise<{ prefill: number; decode: number }> {
+  const prefill: number[] = [];
+  const decode: number[] = [];
+  for (let repeat = 0; repeat <= REPEATS; repeat++) {
+    const cache = new KVCache(model.config, { capacity: PROMPT + DECODE });
+    let started = performance.now();
+    let next = argmaxLast(await model.forward([prompt], cache), model.config.vocabSize);
+    const prefillSeconds = (performance.now() - started) / 1000;
+    started = performance.now();
+    for (let i = 0; i < DECODE; i++) next = argmaxLast(await model.forward([[next]], cache), model.config.vocabSize);
+    const decodeSeconds = (performance.now() - started) / 1000;
+    if (repeat === 0) continue; // warm-up: compiles the graphs
+    prefill.push(PROMPT / prefillSeconds);
+    decode.push(DECODE / decodeSeconds);
+  }
+  return { prefill: median(prefill), decode: median(decode) };
+}
+
+async function llamaCpp(path: string, prompt: number[], threads: number): Promise<{ prefill: number; decode: number }> {
+  const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error, progressLogs: false });
+  const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
+  const prefill: number[] = [];
+  const decode: number[] = [];
+  for (let repeat = 0; repeat <= REPEATS; repeat++) {
+    const context = await model.createContext({ contextSize: PROMPT + DECODE + 8, batchSize: PROMPT, threads, flashAttention: false, swaFullCache: true, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" });
+    const sequence = context.getSequence();
+    let started = performance.now();
+    await sequence.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1) as Token[]);
+    const prefillSeconds = (performance.now() - started) / 1000;
+    started = performance.now();
+    let generated = 0;
+    for await (const _token of sequence.evaluate([prompt.at(-1)! as Token], { temperature: 0 })) {
+      if (++generated >= DECODE) break;
+    }
+    const decodeSeconds = (performance.now() - started) / 1000;
+    await context.dispose();
+    if (repeat === 0) continue;
+    prefill.push((PROMPT - 1) / prefillSeconds);
+    decode.push(DECODE / decodeSeconds);
+  }
+  await model.dispose();
+  await llama.dispose();
+  return { prefill: median(prefill), decode: median(decode) };
+}
+
+async function inference(): Promise<void> {
+  const config = presetConfig("gemma2-25m");
+  const params = initParams(config, 1);
+  const folder = await mkdtemp(join(tmpdir(), "gemma-ts-bench-"));
+  const gguf = join(folder, "model.gguf");
+  await writeGguf(gguf, config, params, { dtype: "f32" });
+  const prompt = [2, ...Array.from({ length: PROMPT - 1 }, (_, i) => 4 + ((i * 7919) % (config.vocabSize - 4)))];
+  console.log(`gemma2-25m (f32), prompt ${PROMPT} tokens, then ${DECODE} greedy tokens with the KV cache`);
+  for (const threads of [1, 2]) {
+    const model = new Gemma2Model(config, params, new OnnxBackend({ intraOpThreads: threads }));
+    const ours = await gemmaTs(model, prompt);
+    await model.dispose();
+    const theirs = await llamaCpp(gguf, prompt, threads);
+    const line = (label: string, a: number, b: number) =>
+      `  ${threads} thread${threads > 1 ? "s" : " "} ${label}: gemma-ts ${a.toFixed(0).padStart(6)} tok/s, llama.cpp ${b.toFixed(0).padStart(6)} tok/s, ratio ${(a / b).toFixed(2)}x`;
+    console.log(line("prefill", ours.prefill, theirs.prefill));
+    console.log(line("decode ", ours.decode, theirs.decode));
+  }
+  await rm(folder, { recursive: true, force: true });
+}
+
+async function training(): Promise<void> {
+  const config = presetConfig("gemma2-7m");
+  const shape = { batchSize: 8, sequenceLength: 128 };
+  const params = initParams(config, 1);
+  const optimizer = new AdamW();
+  const batch = Array.from({ length: shape.batchSize }, (_, row) => Array.from({ length: shape.sequenceLength + 1 }, (_, t) => (row * 131 + t * 17) % config.vocabSize));
+  console.log(`\ngemma2-7m training step (forward + backward + AdamW), batch ${shape.batchSize} x ${shape.sequenceLength} tokens`);
+  for (const threads of [1, 2]) {
+    const step = new LanguageModelStep(config, new OnnxBackend({ intraOpThreads: threads }), shape);
+    const seconds: number[] = [];
+    for (let i = 0; i <= 5; i++) {
+      const started = performance.now();
+      const { grads } = await step.run(params, batch);
+      optimizer.step(params, grads, 1e-4);
+      if (i > 0) seconds.push((performance.now() - started) / 1000);
+    }
+    await step.dispose();
+    console.log(`  ${threads} thread${threads > 1 ? "s" : " "}: ${((shape.batchSize * shape.sequenceLength) / median(seconds)).toFixed(0)} tokens/s (${(median(seconds) * 1000).toFixed(0)} ms/step)`);
+  }
+}
+
+await inference();
+await training();
