@@ -3,7 +3,10 @@
 // forward, position by position.
 import { describe, expect, it } from "vitest";
 import { Gemma2Model, InvalidArgumentError, KVCache, ReferenceBackend, type HostTensor } from "../src/index.js";
-import { OnnxBackend } from "../src/node.js";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadHfCheckpoint, OnnxBackend, saveHfCheckpoint } from "../src/node.js";
 import { randomModel, sampleIds } from "./support/random-model.js";
 
 function maxDifference(a: Float32Array, b: Float32Array): number {
@@ -46,6 +49,22 @@ describe("Gemma 2 forward", () => {
     const cache = new KVCache(config, { capacity: 4096 });
     expect(cache.keys[0]!.shape).toEqual([1, config.numKeyValueHeads, 8, config.headDim]);
     expect(cache.keys[1]!.shape).toEqual([1, config.numKeyValueHeads, 4096, config.headDim]);
+  });
+
+  it("gives identical logits after save and load, and close ones from a bf16 copy", async () => {
+    const folder = await mkdtemp(join(tmpdir(), "gemma-ts-forward-"));
+    const ids = [sampleIds(16, config.vocabSize, 4)];
+    const before = await onnx.forward(ids);
+    await saveHfCheckpoint(join(folder, "f32"), config, params);
+    await saveHfCheckpoint(join(folder, "bf16"), config, params, { dtype: "bfloat16", maxShardBytes: 64 * 1024 });
+    const backend = new OnnxBackend({ intraOpThreads: 1 });
+    for (const [name, tolerance] of [["f32", 0], ["bf16", 5e-2]] as const) {
+      const loaded = await loadHfCheckpoint(join(folder, name));
+      const after = await new Gemma2Model(loaded.config, loaded.params, backend).forward(ids);
+      if (tolerance === 0) expect(after.data).toEqual(before.data);
+      else expect(maxDifference(after.data, before.data)).toBeLessThan(tolerance);
+    }
+    await rm(folder, { recursive: true, force: true });
   });
 
   it("rejects ids outside the vocabulary and ragged batches with a typed error", async () => {
