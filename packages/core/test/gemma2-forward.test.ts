@@ -45,6 +45,28 @@ describe("Gemma 2 forward", () => {
     expect(cache.length).toBe(30);
   });
 
+  it("decodes rows at different positions in one batch, as each alone (continuous batching)", async () => {
+    const first = sampleIds(14, config.vocabSize, 21);
+    const second = sampleIds(5, config.vocabSize, 22);
+    const alone = [await onnx.forward([first]), await onnx.forward([second])];
+    const cache = new KVCache(config, { batchSize: 2, capacity: 32 });
+    // Each sequence is prefilled through its own one-row view; then both decode together.
+    await onnx.forward([first.slice(0, 10)], cache.row(0));
+    await onnx.forward([second.slice(0, 2)], cache.row(1));
+    expect(Array.from(cache.lengths)).toEqual([10, 2]);
+    for (let step = 0; step < 3; step++) {
+      const logits = await onnx.forward([[first[10 + step]!], [second[2 + step]!]], cache);
+      expect(maxDifference(row(logits, 0, config.vocabSize), row(alone[0]!, 10 + step, config.vocabSize))).toBeLessThan(1e-5);
+      expect(maxDifference(row(logits, 1, config.vocabSize), row(alone[1]!, 2 + step, config.vocabSize))).toBeLessThan(1e-5);
+    }
+    // An idle row computes but keeps its cache; a reset row starts a new sequence.
+    await onnx.forward([[first[13]!], [0]], cache, { active: [true, false] });
+    expect(Array.from(cache.lengths)).toEqual([14, 5]);
+    cache.resetRow(1);
+    const restarted = await onnx.forward([second.slice(0, 3)], cache.row(1));
+    expect(maxDifference(restarted.data, alone[1]!.data.subarray(0, restarted.size))).toBeLessThan(1e-5);
+  });
+
   it("keeps sliding layers' caches at the window size however long the context", () => {
     const cache = new KVCache(config, { capacity: 4096 });
     expect(cache.keys[0]!.shape).toEqual([1, config.numKeyValueHeads, 8, config.headDim]);

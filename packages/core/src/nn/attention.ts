@@ -24,10 +24,10 @@ export interface AttentionShape {
 export interface AttentionInputs {
   /** Normed hidden states [B, T, d]. */
   x: SymbolicTensor;
-  /** RoPE tables for the T new positions, [T, h/2] each. */
+  /** RoPE tables for the T new positions, [T, h/2] each (or per row, [B, 1, T, h/2]). */
   cos: SymbolicTensor;
   sin: SymbolicTensor;
-  /** bool [T, P + T]: may query t see key s (past keys first, then the new ones)? */
+  /** bool [T, P + T] (or per row [B, 1, 1, T, P + T]): may query t see key s (past keys first, then the new ones)? */
   mask: SymbolicTensor;
   /** Rotated keys and values of earlier positions, [B, K, P, h] each. */
   past?: { keys: SymbolicTensor; values: SymbolicTensor } | undefined;

@@ -13,10 +13,13 @@ export type WeightSource = (name: string) => SymbolicTensor;
 export interface Gemma2ForwardInputs {
   /** Token ids, int64 [B, T]. */
   ids: SymbolicTensor;
-  /** RoPE tables of the T positions, [T, headDim/2] each (ropeTables). */
+  /** RoPE tables of the T positions, [T, headDim/2] each (ropeTables), or per row [B, 1, T, headDim/2]. */
   cos: SymbolicTensor;
   sin: SymbolicTensor;
-  /** bool [T, P + T] per layer kind (attentionMask), P the cached keys of that kind of layer. */
+  /**
+   * bool [T, P + T] per layer kind (attentionMask), P the cached keys of that kind of layer, or
+   * per row [B, 1, 1, T, P + T] when the rows of a batch sit at different positions.
+   */
   masks: Readonly<Record<LayerKind, SymbolicTensor>>;
   /** Per layer, the cached rotated keys and values [B, K, P, h]. */
   past?: readonly { keys: SymbolicTensor; values: SymbolicTensor }[] | undefined;

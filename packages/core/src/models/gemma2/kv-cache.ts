@@ -1,7 +1,9 @@
-// The KV cache of one sequence batch: per layer, rotated keys and values of earlier positions
-// in fixed-size host buffers, so decode graphs keep one static shape. Global layers hold up to
-// `capacity` positions; sliding layers a ring of `slidingWindow` slots, so their memory stays
-// bounded however long the context grows (Hugging Face's HybridCache does the same).
+// The KV cache of a batch of independent sequences: per layer, rotated keys and values of earlier
+// positions in fixed-size host buffers [B, K, slots, h], so decode graphs keep one static shape.
+// Global layers hold up to `capacity` positions; sliding layers a ring of `slidingWindow` slots,
+// so their memory stays bounded however long the context grows (Hugging Face's HybridCache).
+// Each row has its own length, so sequences can join and leave a running batch (continuous
+// batching); `row(b)` is a one-row view sharing the same memory, for prefilling one sequence.
 import { InvalidArgumentError } from "../../errors.js";
 import { HostTensor } from "../../tensor/host-tensor.js";
 import type { Gemma2Config, LayerKind } from "./config.js";
@@ -10,57 +12,126 @@ export class KVCache {
   readonly batchSize: number;
   /** Slots per layer kind. */
   readonly slots: Readonly<Record<LayerKind, number>>;
-  /** The position held by each slot of each kind, -1 when empty. */
-  readonly slotPositions: Record<LayerKind, Int32Array>;
-  readonly keys: HostTensor<"float32">[];
-  readonly values: HostTensor<"float32">[];
-  /** Positions written so far: the next token's position. */
-  length = 0;
+  /** Positions written so far, per row: the row's next position. */
+  readonly lengths: Int32Array;
+  /** The position held by each slot, per kind, row-major [B, slots]; -1 when empty. */
+  readonly slotPositions: Readonly<Record<LayerKind, Int32Array>>;
+  readonly keys: readonly HostTensor<"float32">[];
+  readonly values: readonly HostTensor<"float32">[];
 
+  /** `view` is internal: `row` passes another cache's memory instead of allocating. */
   constructor(
     readonly config: Gemma2Config,
     options: { batchSize?: number; capacity: number },
+    view?: KVCacheView,
   ) {
     this.batchSize = options.batchSize ?? 1;
     const sliding = Math.min(config.slidingWindow, options.capacity);
     this.slots = { full_attention: options.capacity, sliding_attention: sliding };
+    if (view) {
+      ({ lengths: this.lengths, slotPositions: this.slotPositions, keys: this.keys, values: this.values } = view);
+      return;
+    }
+    this.lengths = new Int32Array(this.batchSize);
     this.slotPositions = {
-      full_attention: new Int32Array(options.capacity).fill(-1),
-      sliding_attention: new Int32Array(sliding).fill(-1),
+      full_attention: new Int32Array(this.batchSize * options.capacity).fill(-1),
+      sliding_attention: new Int32Array(this.batchSize * sliding).fill(-1),
     };
     const shape = (kind: LayerKind) => [this.batchSize, config.numKeyValueHeads, this.slots[kind], config.headDim];
     this.keys = config.layerTypes.map((kind) => HostTensor.float32(shape(kind)));
     this.values = config.layerTypes.map((kind) => HostTensor.float32(shape(kind)));
   }
 
-  /** Stores the keys/values [B, K, T, h] of positions length..length+T-1 for every layer, then advances. */
-  append(newKeys: readonly HostTensor[], newValues: readonly HostTensor[]): void {
-    const T = newKeys[0]!.shape[2]!;
-    if (this.length + T > this.slots.full_attention) {
-      throw new InvalidArgumentError("cache", `${this.length + T} positions exceed the capacity of ${this.slots.full_attention}`);
-    }
-    this.config.layerTypes.forEach((kind, layer) => {
-      this.write(this.keys[layer]!, newKeys[layer]!, kind, T);
-      this.write(this.values[layer]!, newValues[layer]!, kind, T);
-    });
-    for (const kind of ["full_attention", "sliding_attention"] as const) {
-      const slots = this.slots[kind];
-      // Only the last `slots` new positions survive in a ring smaller than the step.
-      for (let t = Math.max(0, T - slots); t < T; t++) this.slotPositions[kind][(this.length + t) % slots] = this.length + t;
-    }
-    this.length += T;
+  /** The one position count when every row has the same length (single-sequence use). */
+  get length(): number {
+    return this.lengths[0]!;
   }
 
-  private write(cache: HostTensor<"float32">, fresh: HostTensor, kind: LayerKind, T: number): void {
+  /** Slot positions of one row and kind. */
+  rowSlotPositions(row: number, kind: LayerKind): Int32Array {
+    const slots = this.slots[kind];
+    return this.slotPositions[kind].subarray(row * slots, (row + 1) * slots);
+  }
+
+  /** A batch-of-one cache sharing row `b`'s memory: prefill one sequence of a running batch. */
+  row(b: number): KVCache {
+    this.checkRow(b);
+    const slice = (tensor: HostTensor<"float32">) => {
+      const [, K, slots, h] = tensor.shape as [number, number, number, number];
+      const size = K * slots * h;
+      return new HostTensor("float32", [1, K, slots, h], tensor.data.subarray(b * size, (b + 1) * size));
+    };
+    const view: KVCacheView = {
+      lengths: this.lengths.subarray(b, b + 1),
+      slotPositions: { full_attention: this.rowSlotPositions(b, "full_attention"), sliding_attention: this.rowSlotPositions(b, "sliding_attention") },
+      keys: this.keys.map(slice),
+      values: this.values.map(slice),
+    };
+    return new KVCache(this.config, { batchSize: 1, capacity: this.slots.full_attention }, view);
+  }
+
+  /** Empties row b for a new sequence (its old keys stay but are masked out). */
+  resetRow(b: number): void {
+    this.checkRow(b);
+    this.lengths[b] = 0;
+    this.rowSlotPositions(b, "full_attention").fill(-1);
+    this.rowSlotPositions(b, "sliding_attention").fill(-1);
+  }
+
+  /**
+   * Stores the keys/values [B, K, T, h] of each row's next T positions for every layer, then
+   * advances those rows. Rows not `active` (idle slots of a running batch) are left untouched.
+   */
+  append(newKeys: readonly HostTensor[], newValues: readonly HostTensor[], active?: ArrayLike<boolean>): void {
+    const T = newKeys[0]!.shape[2]!;
+    for (let b = 0; b < this.batchSize; b++) {
+      if (active && !active[b]) continue;
+      if (this.lengths[b]! + T > this.slots.full_attention) {
+        throw new InvalidArgumentError("cache", `row ${b}: ${this.lengths[b]! + T} positions exceed the capacity of ${this.slots.full_attention}`);
+      }
+    }
+    this.config.layerTypes.forEach((kind, layer) => {
+      this.write(this.keys[layer]!, newKeys[layer]!, kind, T, active);
+      this.write(this.values[layer]!, newValues[layer]!, kind, T, active);
+    });
+    for (let b = 0; b < this.batchSize; b++) {
+      if (active && !active[b]) continue;
+      for (const kind of ["full_attention", "sliding_attention"] as const) {
+        const slots = this.slots[kind];
+        const positions = this.rowSlotPositions(b, kind);
+        // Only the last `slots` new positions survive in a ring smaller than the step.
+        for (let t = Math.max(0, T - slots); t < T; t++) positions[(this.lengths[b]! + t) % slots] = this.lengths[b]! + t;
+      }
+      this.lengths[b]! += T;
+    }
+  }
+
+  private write(cache: HostTensor<"float32">, fresh: HostTensor, kind: LayerKind, T: number, active: ArrayLike<boolean> | undefined): void {
     const slots = this.slots[kind];
     const h = this.config.headDim;
-    const rows = this.batchSize * this.config.numKeyValueHeads;
+    const K = this.config.numKeyValueHeads;
     const source = fresh.toFloat32().data;
-    for (let row = 0; row < rows; row++) {
-      for (let t = Math.max(0, T - slots); t < T; t++) {
-        const slot = (this.length + t) % slots;
-        cache.data.set(source.subarray((row * T + t) * h, (row * T + t + 1) * h), (row * slots + slot) * h);
+    for (let b = 0; b < this.batchSize; b++) {
+      if (active && !active[b]) continue;
+      const start = this.lengths[b]!;
+      for (let head = 0; head < K; head++) {
+        const row = b * K + head;
+        for (let t = Math.max(0, T - slots); t < T; t++) {
+          const slot = (start + t) % slots;
+          cache.data.set(source.subarray((row * T + t) * h, (row * T + t + 1) * h), (row * slots + slot) * h);
+        }
       }
     }
   }
+
+  private checkRow(b: number): void {
+    if (!Number.isInteger(b) || b < 0 || b >= this.batchSize) throw new InvalidArgumentError("row", `${b} is not a row of a batch of ${this.batchSize}`);
+  }
+}
+
+interface KVCacheView {
+  lengths: Int32Array;
+  slotPositions: Record<LayerKind, Int32Array>;
+  keys: HostTensor<"float32">[];
+  values: HostTensor<"float32">[];
 }

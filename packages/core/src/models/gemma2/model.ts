@@ -25,10 +25,11 @@ export class Gemma2Model {
 
   /**
    * Logits of every new position. ids: B rows of T token ids. Without a cache the positions are
-   * 0..T-1; with one they continue from `cache.length`, and the cache is extended.
+   * 0..T-1; with one, each row continues from its own length and the cache is extended. Rows not
+   * `active` (idle slots of a running batch) are computed but leave the cache untouched.
    * Returns float32 [B, T, vocab].
    */
-  async forward(ids: readonly (readonly number[])[], cache?: KVCache): Promise<HostTensor<"float32">> {
+  async forward(ids: readonly (readonly number[])[], cache?: KVCache, options: { active?: ArrayLike<boolean> } = {}): Promise<HostTensor<"float32">> {
     const B = ids.length;
     const T = ids[0]?.length ?? 0;
     if (B === 0 || T === 0 || ids.some((row) => row.length !== T)) {
@@ -42,18 +43,8 @@ export class Gemma2Model {
       }
     }
     if (cache && cache.batchSize !== B) throw new InvalidArgumentError("cache", `batch size ${cache.batchSize}, ids have ${B} rows`);
-    const start = cache?.length ?? 0;
-    const positions = Array.from({ length: T }, (_, t) => start + t);
-    const { cos, sin } = ropeTables(positions, this.config.headDim, this.config.ropeTheta);
-    const inputs: Record<string, HostTensor> = {
-      ids: HostTensor.int64([B, T], ids.flat()),
-      "rope.cos": cos,
-      "rope.sin": sin,
-    };
-    for (const kind of KINDS) {
-      const past = cache ? Array.from(cache.slotPositions[kind]) : [];
-      inputs[`mask.${kind}`] = attentionMask(positions, [...past, ...positions], kind, this.config.slidingWindow);
-    }
+    const inputs = this.positionInputs(B, T, cache);
+    inputs.ids = HostTensor.int64([B, T], ids.flat());
     if (cache) {
       cache.keys.forEach((tensor, layer) => (inputs[`past.${layer}.keys`] = tensor));
       cache.values.forEach((tensor, layer) => (inputs[`past.${layer}.values`] = tensor));
@@ -65,9 +56,33 @@ export class Gemma2Model {
       cache.append(
         Array.from({ length: layers }, (_, layer) => outputs[`new.${layer}.keys`]!),
         Array.from({ length: layers }, (_, layer) => outputs[`new.${layer}.values`]!),
+        options.active,
       );
     }
     return outputs.logits!.toFloat32();
+  }
+
+  /** RoPE tables [B, 1, T, h/2] and masks [B, 1, 1, T, S] for each row's next T positions. */
+  private positionInputs(B: number, T: number, cache: KVCache | undefined): Record<string, HostTensor> {
+    const half = this.config.headDim / 2;
+    const cos = HostTensor.float32([B, 1, T, half]);
+    const sin = HostTensor.float32([B, 1, T, half]);
+    const masks = KINDS.map((kind) => HostTensor.zeros("bool", [B, 1, 1, T, (cache?.slots[kind] ?? 0) + T]));
+    for (let b = 0; b < B; b++) {
+      const start = cache?.lengths[b] ?? 0;
+      const positions = Array.from({ length: T }, (_, t) => start + t);
+      const tables = ropeTables(positions, this.config.headDim, this.config.ropeTheta);
+      cos.data.set(tables.cos.data, b * T * half);
+      sin.data.set(tables.sin.data, b * T * half);
+      KINDS.forEach((kind, k) => {
+        const past = cache ? Array.from(cache.rowSlotPositions(b, kind)) : [];
+        const mask = attentionMask(positions, [...past, ...positions], kind, this.config.slidingWindow);
+        masks[k]!.data.set(mask.data, b * mask.size);
+      });
+    }
+    const inputs: Record<string, HostTensor> = { "rope.cos": cos, "rope.sin": sin };
+    KINDS.forEach((kind, k) => (inputs[`mask.${kind}`] = masks[k]!));
+    return inputs;
   }
 
   /** Releases the compiled graphs. */
@@ -91,10 +106,10 @@ export class Gemma2Model {
     const { config } = this;
     const b = new GraphBuilder();
     const ids = b.input("ids", "int64", [B, T]);
-    const cos = b.input("rope.cos", "float32", [T, config.headDim / 2]);
-    const sin = b.input("rope.sin", "float32", [T, config.headDim / 2]);
+    const cos = b.input("rope.cos", "float32", [B, 1, T, config.headDim / 2]);
+    const sin = b.input("rope.sin", "float32", [B, 1, T, config.headDim / 2]);
     const masks = {} as Record<LayerKind, SymbolicTensor>;
-    for (const kind of KINDS) masks[kind] = b.input(`mask.${kind}`, "bool", [T, (cache?.slots[kind] ?? 0) + T]);
+    for (const kind of KINDS) masks[kind] = b.input(`mask.${kind}`, "bool", [B, 1, 1, T, (cache?.slots[kind] ?? 0) + T]);
     const past = cache
       ? config.layerTypes.map((_, layer) => ({
           keys: b.input(`past.${layer}.keys`, "float32", cache.keys[layer]!.shape),
