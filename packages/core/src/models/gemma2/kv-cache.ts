@@ -79,6 +79,27 @@ export class KVCache {
   }
 
   /**
+   * Forgets row b's positions from `length` on, so they can be recomputed (e.g. to get the logits
+   * of a cached prompt's last token). A sliding layer's ring only still holds the keys the next
+   * query needs when at most one position is dropped past the window: other cuts throw.
+   */
+  truncate(b: number, length: number): void {
+    this.checkRow(b);
+    const current = this.lengths[b]!;
+    if (!Number.isInteger(length) || length < 0 || length > current) {
+      throw new InvalidArgumentError("length", `cannot truncate a row of ${current} positions to ${length}`);
+    }
+    if (current > this.slots.sliding_attention && length < current - 1) {
+      throw new InvalidArgumentError("length", `the sliding-window ring no longer holds the keys before position ${current - 1}`);
+    }
+    for (const kind of ["full_attention", "sliding_attention"] as const) {
+      const positions = this.rowSlotPositions(b, kind);
+      for (let slot = 0; slot < positions.length; slot++) if (positions[slot]! >= length) positions[slot] = -1;
+    }
+    this.lengths[b] = length;
+  }
+
+  /**
    * Stores the keys/values [B, K, T, h] of each row's next T positions for every layer, then
    * advances those rows. Rows not `active` (idle slots of a running batch) are left untouched.
    */

@@ -1,0 +1,121 @@
+// Generation: greedy decoding with the KV cache against an independent argmax loop over full
+// forwards; seeded sampling reproducible; each logits processor on hand-made rows; stop tokens,
+// the token budget, abort, prefix reuse and log-probabilities.
+import { describe, expect, it } from "vitest";
+import {
+  applyPenalties,
+  applyTemperatureAndTruncation,
+  argmax,
+  Gemma2Model,
+  generate,
+  KVCache,
+  Sampler,
+  softmax,
+  type GeneratedToken,
+} from "../src/index.js";
+import { OnnxBackend } from "../src/node.js";
+import { randomModel, sampleIds } from "./support/random-model.js";
+
+const { config, params } = randomModel({ slidingWindow: 8 }, 13);
+const model = new Gemma2Model(config, params, new OnnxBackend({ intraOpThreads: 1 }));
+
+async function collect(tokens: AsyncIterable<GeneratedToken>): Promise<GeneratedToken[]> {
+  const out: GeneratedToken[] = [];
+  for await (const token of tokens) out.push(token);
+  return out;
+}
+
+describe("generate", () => {
+  const prompt = sampleIds(6, config.vocabSize, 17);
+
+  it("decodes greedily exactly like an argmax loop over full forwards", async () => {
+    const generated = await collect(generate(model, prompt, { maxNewTokens: 12, temperature: 0 }));
+    const ids = [...prompt];
+    for (let i = 0; i < 12; i++) {
+      const logits = await model.forward([ids]);
+      ids.push(argmax(logits.data.subarray(logits.size - config.vocabSize)));
+    }
+    expect(generated.map((t) => t.token)).toEqual(ids.slice(prompt.length));
+    expect(generated.at(-1)!.finishReason).toBe("length");
+  });
+
+  it("reports the model's log-probabilities and the top alternatives", async () => {
+    const [first] = await collect(generate(model, prompt, { maxNewTokens: 1, temperature: 0, topLogprobs: 3 }));
+    const logits = await model.forward([prompt]);
+    const probabilities = softmax(logits.data.subarray(logits.size - config.vocabSize));
+    expect(first!.logprob).toBeCloseTo(Math.log(probabilities[first!.token]!), 5);
+    expect(first!.topLogprobs!.map((t) => t.token)[0]).toBe(first!.token);
+    expect(first!.topLogprobs!.length).toBe(3);
+  });
+
+  it("samples reproducibly from a seed", async () => {
+    const run = (seed: number) => collect(generate(model, prompt, { maxNewTokens: 10, temperature: 1.5, seed }));
+    const a = (await run(1)).map((t) => t.token);
+    expect((await run(1)).map((t) => t.token)).toEqual(a);
+    expect((await run(2)).map((t) => t.token)).not.toEqual(a);
+  });
+
+  it("stops at a stop token, and on abort", async () => {
+    const greedy = (await collect(generate(model, prompt, { maxNewTokens: 6, temperature: 0 }))).map((t) => t.token);
+    const stopped = await collect(generate(model, prompt, { maxNewTokens: 6, temperature: 0, stopTokens: [greedy[2]!] }));
+    expect(stopped.map((t) => t.token)).toEqual(greedy.slice(0, stopped.length));
+    expect(stopped.at(-1)!.finishReason).toBe("stop");
+    const controller = new AbortController();
+    const tokens: number[] = [];
+    await expect(async () => {
+      for await (const token of generate(model, prompt, { maxNewTokens: 20, temperature: 0, signal: controller.signal })) {
+        tokens.push(token.token);
+        if (tokens.length === 3) controller.abort();
+      }
+    }).rejects.toThrow();
+    expect(tokens.length).toBe(3);
+  });
+
+  it("reuses a cache holding the prompt's prefix, with the same tokens as from scratch", async () => {
+    const cache = new KVCache(config, { capacity: 64 });
+    const firstTurn = await collect(generate(model, prompt, { maxNewTokens: 4, temperature: 0, cache }));
+    const secondPrompt = [...prompt, ...firstTurn.map((t) => t.token), 40, 41, 42];
+    const lengthBefore = cache.length;
+    const reused = await collect(generate(model, secondPrompt, { maxNewTokens: 5, temperature: 0, cache }));
+    const scratch = await collect(generate(model, secondPrompt, { maxNewTokens: 5, temperature: 0 }));
+    expect(reused.map((t) => t.token)).toEqual(scratch.map((t) => t.token));
+    expect(lengthBefore).toBe(prompt.length + 3); // the last sampled token is not fed back
+  });
+});
+
+describe("logits processors", () => {
+  it("top-k, top-p and min-p keep the right tokens", () => {
+    const row = () => Float32Array.from([Math.log(0.5), Math.log(0.3), Math.log(0.15), Math.log(0.05)]);
+    const kept = (logits: Float32Array) => Array.from(logits, (v, i) => (v === Number.NEGATIVE_INFINITY ? -1 : i)).filter((i) => i >= 0);
+    let logits = row();
+    applyTemperatureAndTruncation(logits, { topK: 2 });
+    expect(kept(logits)).toEqual([0, 1]);
+    logits = row();
+    applyTemperatureAndTruncation(logits, { topP: 0.8 });
+    expect(kept(logits)).toEqual([0, 1]);
+    logits = row();
+    applyTemperatureAndTruncation(logits, { topP: 0.81 });
+    expect(kept(logits)).toEqual([0, 1, 2]);
+    logits = row();
+    applyTemperatureAndTruncation(logits, { minP: 0.25 });
+    expect(kept(logits)).toEqual([0, 1, 2]);
+  });
+
+  it("penalties follow Hugging Face (repetition) and OpenAI (frequency, presence)", () => {
+    const logits = Float32Array.from([2, -2, 1]);
+    applyPenalties(logits, new Map([[0, 3], [1, 1]]), { repetitionPenalty: 2 });
+    expect(Array.from(logits)).toEqual([1, -4, 1]);
+    applyPenalties(logits, new Map([[0, 3], [2, 0]]), { frequencyPenalty: 0.5, presencePenalty: 0.25 });
+    expect(Array.from(logits)).toEqual([1 - 1.5 - 0.25, -4, 1]);
+  });
+
+  it("samples in proportion to the softmax", () => {
+    const logits = Float32Array.from([0, Math.log(3), Math.log(6)]);
+    const sampler = new Sampler({ seed: 3 });
+    const counts = [0, 0, 0];
+    for (let i = 0; i < 20000; i++) counts[sampler.sample(logits).token]!++;
+    expect(counts[0]! / 20000).toBeCloseTo(0.1, 1);
+    expect(counts[1]! / 20000).toBeCloseTo(0.3, 1);
+    expect(counts[2]! / 20000).toBeCloseTo(0.6, 1);
+  });
+});
