@@ -1,9 +1,10 @@
 // Where models come from on the command line: a Hugging Face folder (config.json +
-// safetensors) or a GGUF file, told apart by the path. Errors stay typed for main.ts to report.
+// safetensors) or a GGUF file, told apart by the path; and the tokenizer files beside a folder's
+// weights. Errors stay typed for main.ts to report.
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { configFromHf, type Gemma2Config, type Gemma2Params } from "@gemma-ts/core";
-import { loadHfCheckpoint, readGguf } from "@gemma-ts/core/node";
+import { loadHfCheckpoint, readGguf, type TokenizerFiles } from "@gemma-ts/core/node";
 
 export async function loadModelFiles(path: string): Promise<{ config: Gemma2Config; params: Gemma2Params }> {
   if (path.endsWith(".gguf")) return readGguf(path);
@@ -15,4 +16,21 @@ export async function loadModelConfig(path: string): Promise<Gemma2Config> {
   if (path.endsWith(".gguf")) return (await readGguf(path)).config;
   const folder = (await stat(path)).isDirectory() ? path : join(path, "..");
   return configFromHf(JSON.parse(await readFile(join(folder, "config.json"), "utf8")));
+}
+
+/** tokenizer.json and tokenizer_config.json of a Hugging Face folder, as bytes to copy; undefined without tokenizer.json (or for a GGUF file). */
+export async function readTokenizerFiles(path: string): Promise<TokenizerFiles | undefined> {
+  if (path.endsWith(".gguf")) return undefined;
+  const read = async (name: string): Promise<Uint8Array | undefined> => {
+    try {
+      return await readFile(join(path, name));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    }
+  };
+  const tokenizerJson = await read("tokenizer.json");
+  if (tokenizerJson === undefined) return undefined;
+  const tokenizerConfig = await read("tokenizer_config.json");
+  return tokenizerConfig === undefined ? { tokenizerJson } : { tokenizerJson, tokenizerConfig };
 }

@@ -1,13 +1,16 @@
 // The model commands, run as a user runs them (the built binary): init writes a checkpoint that
 // info describes, logits prints what the library computes, convert writes a GGUF whose logits
-// match the folder's, and bad input gets a one-line error.
+// match the folder's and an ONNX folder that onnxruntime runs to the same logits, and bad input
+// gets a one-line error.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Gemma2Model, ReferenceBackend, parameterCount, presetConfig } from "@gemma-ts/core";
 import { loadHfCheckpoint } from "@gemma-ts/core/node";
+import { trainBpe } from "@gemma-ts/tokenizer";
+import { InferenceSession, Tensor } from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
 
 const BIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
@@ -49,6 +52,44 @@ describe("gemma-ts model commands", () => {
     const fromGguf = JSON.parse(readFileSync(out, "utf8")) as number[][];
     const fromFolder = JSON.parse(cli("logits", "--model", model, "--ids", "2,8,9").stdout) as number[][];
     fromGguf.forEach((row, t) => row.forEach((value, v) => expect(Math.abs(value - fromFolder[t]![v]!)).toBeLessThan(1e-5)));
+  });
+
+  it("convert --to-onnx writes an ONNX folder with the same logits, copying the tokenizer files", async () => {
+    const source = join(folder, "tiny-with-tokenizer");
+    cpSync(model, source, { recursive: true });
+    const trained = await trainBpe(["The state of the Union is strong.\nWe will build, and we will grow."], { vocabSize: 512 });
+    writeFileSync(join(source, "tokenizer.json"), trained.toJsonString());
+    const tokenizerConfig = '{"tokenizer_class": "GemmaTokenizer", "model_max_length": 1000000000000000019884624838656}\n';
+    writeFileSync(join(source, "tokenizer_config.json"), tokenizerConfig);
+    const out = join(folder, "tiny-onnx");
+    const converted = cli("convert", "--from", source, "--to-onnx", out);
+    expect(converted.status, converted.stderr).toBe(0);
+    expect(JSON.parse(converted.stdout).files).toEqual(["onnx/model.onnx", "tokenizer.json", "tokenizer_config.json", "generation_config.json", "config.json"]);
+    expect(readFileSync(join(out, "tokenizer.json"), "utf8")).toBe(trained.toJsonString());
+    expect(readFileSync(join(out, "tokenizer_config.json"), "utf8")).toBe(tokenizerConfig); // byte for byte
+
+    const ids = [2, 17, 300, 45, 45, 9];
+    const { config, params } = await loadHfCheckpoint(model);
+    const expected = await new Gemma2Model(config, params, new ReferenceBackend()).forward([ids]);
+    const session = await InferenceSession.create(join(out, "onnx", "model.onnx"));
+    const int64 = (values: number[]) => new Tensor("int64", BigInt64Array.from(values, BigInt), [1, values.length]);
+    const feeds: Record<string, Tensor> = { input_ids: int64(ids), attention_mask: int64(ids.map(() => 1)), position_ids: int64(ids.map((_, t) => t)) };
+    for (let i = 0; i < config.numHiddenLayers; i++) {
+      for (const part of ["key", "value"]) feeds[`past_key_values.${i}.${part}`] = new Tensor("float32", new Float32Array(0), [1, config.numKeyValueHeads, 0, config.headDim]);
+    }
+    const logits = (await session.run(feeds)).logits!.data as Float32Array;
+    await session.release();
+    let max = 0;
+    logits.forEach((value, i) => (max = Math.max(max, Math.abs(value - expected.data[i]!))));
+    expect(max).toBeLessThan(1e-4);
+  });
+
+  it("convert takes --to or --to-onnx, not both, and --dtype only for GGUF", () => {
+    const both = cli("convert", "--from", model, "--to", join(folder, "x.gguf"), "--to-onnx", join(folder, "x-onnx"));
+    expect(both.status).toBe(1);
+    expect(both.stderr).toMatch(/cannot be used with/);
+    expect(cli("convert", "--from", model).stderr).toMatch(/^gemma-ts: .*--to-onnx/);
+    expect(cli("convert", "--from", model, "--to-onnx", join(folder, "x-onnx"), "--dtype", "f16").stderr).toMatch(/^gemma-ts: .*--dtype applies to --to/);
   });
 
   it("reports bad input in one line and exits 1", () => {

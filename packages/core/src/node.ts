@@ -27,3 +27,7 @@ export { synthesizeVocabulary, TOKEN_TYPES, type GgufVocabulary } from "./io/ggu
 export { dequantizeQ8_0, quantizeQ8_0 } from "./io/q8-0.js";
 export { graphToOnnx, type OnnxEmitOptions } from "./backend/onnx/emit.js";
 export { OnnxBackend, OnnxExecutable, type OnnxBackendOptions } from "./backend/onnx/onnx-backend.js";
+export { exportOnnxFolder, ONNX_MODEL_FILE, type ExportOnnxFolderOptions, type ExportOnnxFolderResult } from "./io/onnx-export/export-folder.js";
+export { checkFitsOneOnnxFile, gemma2OnnxModel, gemma2OnnxSignature, GEMMA2_ONNX_OPSET, MAX_ONNX_WEIGHT_BYTES, ONNX_DIMS, type Gemma2OnnxSignature } from "./io/onnx-export/gemma2-onnx.js";
+export { DynamicGraph, type Dim, type ShapePart, type Value as OnnxValue } from "./io/onnx-export/dynamic-graph.js";
+export type { TokenizerFiles } from "./io/onnx-export/tokenizer-files.js";

@@ -2,9 +2,9 @@
 // calls @gemma-ts/core; output is JSON on stdout (or a file), for scripts and parity checks.
 import { createWriteStream } from "node:fs";
 import { Gemma2Model, parameterCount, presetConfig, initParams, PRESETS, type Gemma2Config } from "@gemma-ts/core";
-import { OnnxBackend, saveHfCheckpoint, writeGguf, type GgufDType } from "@gemma-ts/core/node";
+import { exportOnnxFolder, OnnxBackend, saveHfCheckpoint, writeGguf, type GgufDType } from "@gemma-ts/core/node";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { loadModelConfig, loadModelFiles } from "../model-files.js";
+import { loadModelConfig, loadModelFiles, readTokenizerFiles } from "../model-files.js";
 import { ggufVocabularyFrom } from "../gguf-vocabulary.js";
 
 const integer = (name: string) => (value: string) => {
@@ -69,11 +69,22 @@ export function logitsCommand(): Command {
 
 export function convertCommand(): Command {
   return new Command("convert")
-    .description("convert a Hugging Face folder to a GGUF file that llama.cpp loads")
+    .description("convert a Hugging Face folder to a GGUF file that llama.cpp loads (--to), or to an ONNX folder that transformers.js loads (--to-onnx)")
     .requiredOption("--from <dir>", "a Hugging Face folder (config.json + safetensors; tokenizer.json used if present)")
-    .requiredOption("--to <file>", "the .gguf file to write")
-    .addOption(new Option("--dtype <dtype>", "storage of the weight matrices").choices(["f32", "f16", "q8_0"]).default("f16"))
-    .action(async (options: { from: string; to: string; dtype: GgufDType }) => {
+    .addOption(new Option("--to <file>", "the .gguf file to write").conflicts("toOnnx"))
+    .option("--to-onnx <dir>", "write an ONNX folder in Optimum's layout (onnx/model.onnx with a KV cache, config.json, generation_config.json, tokenizer files copied)")
+    .addOption(new Option("--dtype <dtype>", "storage of the weight matrices (GGUF only)").choices(["f32", "f16", "q8_0"]).default("f16"))
+    .action(async (options: { from: string; to?: string; toOnnx?: string; dtype: GgufDType }, command: Command) => {
+      if (options.toOnnx !== undefined) {
+        // The ONNX graph computes in float32 and stores its weights so; a storage dtype would be silently ignored.
+        if (command.getOptionValueSource("dtype") === "cli") throw new InvalidArgumentError("--dtype applies to --to (GGUF); --to-onnx writes float32");
+        const { config, params } = await loadModelFiles(options.from);
+        const tokenizerFiles = await readTokenizerFiles(options.from);
+        const result = await exportOnnxFolder(options.toOnnx, config, params, tokenizerFiles ? { tokenizerFiles } : {});
+        process.stdout.write(`${JSON.stringify({ out: options.toOnnx, files: result.files, modelBytes: result.modelBytes, ...describeModel(config) }, null, 2)}\n`);
+        return;
+      }
+      if (options.to === undefined) throw new InvalidArgumentError("give --to <file.gguf> or --to-onnx <dir>");
       if (!options.to.endsWith(".gguf")) throw new InvalidArgumentError("--to must name a .gguf file");
       const { config, params } = await loadModelFiles(options.from);
       const vocabulary = await ggufVocabularyFrom(options.from, config.vocabSize);

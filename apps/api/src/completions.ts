@@ -1,0 +1,75 @@
+// POST /v1/completions, OpenAI's legacy text endpoint: the prompt string after <bos>, answered as
+// a `text_completion` object or, streamed, as `text_completion` events whose last one carries the
+// finish_reason. `logprobs` here is a count of alternatives, reported as parallel arrays.
+import type { Tokenizer } from "@gemma-ts/tokenizer";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { planGeneration } from "./generation-plan.js";
+import type { HandlerContext } from "./handler-context.js";
+import { completionLogprobs, TextOffsets } from "./logprobs.js";
+import { respond, type ResponseMeta, type Wire } from "./respond.js";
+import { completionRequest, parseBody } from "./schemas.js";
+
+export async function completions(context: HandlerContext, request: FastifyRequest, reply: FastifyReply): Promise<object | undefined> {
+  const body = parseBody(completionRequest, request.body);
+  const active = context.slots.begin(reply.raw);
+  try {
+    const model = await context.registry.get(body.model);
+    const wantLogprobs = body.logprobs != null;
+    const plan = planGeneration(body, model, completionPromptIds(model.tokenizer, body.prompt), {
+      maxTokens: body.max_tokens,
+      topLogprobs: body.logprobs ?? undefined,
+      maxTokensLimit: context.maxTokensLimit,
+      promptParam: "prompt",
+    });
+    const includeUsage = body.stream === true && body.stream_options?.include_usage === true;
+    return await respond(reply, completionWire(wantLogprobs, includeUsage), {
+      model,
+      plan,
+      stream: body.stream === true,
+      includeUsage,
+      active,
+      log: request.log,
+    });
+  } finally {
+    active.end();
+  }
+}
+
+/**
+ * <bos> then the prompt. Added explicitly rather than through the tokenizer's post-processor,
+ * which a tokenizer.json may lack; special tokens written in the prompt are still recognised.
+ */
+export function completionPromptIds(tokenizer: Tokenizer, prompt: string): number[] {
+  const ids = Array.from(tokenizer.encode(prompt, { addSpecialTokens: false }).ids);
+  const bos = tokenizer.special.bos;
+  return bos === undefined || ids[0] === bos ? ids : [bos, ...ids];
+}
+
+function completionWire(wantLogprobs: boolean, includeUsage: boolean): Wire {
+  const offsets = new Map<number, TextOffsets>();
+  const chunkOf = (meta: ResponseMeta, choices: object[]) => ({ id: meta.id, object: "text_completion", created: meta.created, model: meta.model, choices, ...(includeUsage ? { usage: null } : {}) });
+  return {
+    idPrefix: "cmpl",
+    body: (meta, choices, usage) => ({
+      id: meta.id,
+      object: "text_completion",
+      created: meta.created,
+      model: meta.model,
+      choices: choices.map((choice, index) => ({
+        index,
+        text: choice.text,
+        logprobs: wantLogprobs ? completionLogprobs(choice.logprobs) : null,
+        finish_reason: choice.finishReason,
+      })),
+      usage,
+    }),
+    opening: () => [],
+    chunk: (meta, index, chunk) => {
+      if (chunk.text.length === 0 && !chunk.finishReason && !(wantLogprobs && chunk.logprobs?.length)) return [];
+      if (wantLogprobs && !offsets.has(index)) offsets.set(index, new TextOffsets());
+      const logprobs = wantLogprobs ? completionLogprobs(chunk.logprobs ?? [], offsets.get(index)) : null;
+      return [chunkOf(meta, [{ index, text: chunk.text, logprobs, finish_reason: chunk.finishReason ?? null }])];
+    },
+    usage: (meta, usage) => ({ ...chunkOf(meta, []), usage }),
+  };
+}

@@ -1,0 +1,72 @@
+// The server's errors, each carrying its HTTP status and OpenAI's error fields, so every failure
+// reaches the client as `{ "error": { message, type, param, code } }`, the shape OpenAI's SDKs
+// parse into their typed exceptions. Handlers throw these; server.ts turns them into replies.
+
+/** OpenAI's values: client mistakes (401 and 404 included) are invalid_request_error; 429 is "requests". */
+export type ApiErrorType = "invalid_request_error" | "requests" | "server_error";
+
+export interface OpenAiErrorBody {
+  error: { message: string; type: ApiErrorType; param: string | null; code: string | null };
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: ApiErrorType,
+    readonly code: string | null = null,
+    readonly param: string | null = null,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+
+  toJSON(): OpenAiErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+/** 400: the request is malformed or asks for something this server cannot do. */
+export function invalidRequest(message: string, param: string | null = null, code: string | null = null): ApiError {
+  return new ApiError(400, message, "invalid_request_error", code, param);
+}
+
+/** 404 with OpenAI's wording, which clients match on. */
+export function modelNotFound(model: string): ApiError {
+  return new ApiError(404, `The model \`${model}\` does not exist or you do not have access to it.`, "invalid_request_error", "model_not_found", "model");
+}
+
+export function invalidApiKey(given: boolean): ApiError {
+  const message = given ? "Incorrect API key provided." : "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.";
+  return new ApiError(401, message, "invalid_request_error", "invalid_api_key");
+}
+
+export function tooManyRequests(limit: number | undefined, detail?: string): ApiError {
+  const message = detail ?? `The server is handling its maximum of ${limit} concurrent requests`;
+  return new ApiError(429, `${message}; retry shortly.`, "requests", "rate_limit_exceeded");
+}
+
+export function bodyTooLarge(limit: number): ApiError {
+  return new ApiError(413, `The request body exceeds the limit of ${limit} bytes.`, "invalid_request_error", "request_too_large");
+}
+
+export function shuttingDown(): ApiError {
+  return new ApiError(503, "The server is shutting down.", "server_error", "server_shutting_down");
+}
+
+export function serverError(message: string, code: string | null = null): ApiError {
+  return new ApiError(500, message, "server_error", code);
+}
+
+/** Whether an error is the result of an AbortSignal firing (the client left, or shutdown). */
+export function isAbortError(error: unknown): boolean {
+  return error instanceof Error && (error.name === "AbortError" || (error as { code?: unknown }).code === "ABORT_ERR");
+}
+
+/** The server or a model folder is set up wrongly: no models, a folder without tokenizer.json ... */
+export class ConfigurationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigurationError";
+  }
+}

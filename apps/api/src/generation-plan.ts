@@ -1,0 +1,98 @@
+// One OpenAI request -> the engine requests of its n choices: the token budget checked against
+// the context and the server's limit, OpenAI's sampling defaults (temperature 1, top_p 1), stop
+// strings, the response format, and a seed per choice (seed + index, so choices differ but the
+// same seed gives the same choices). Without a seed each request draws one, as OpenAI's do vary.
+import { randomInt } from "node:crypto";
+import type { CompletionRequest } from "@gemma-ts/serve";
+import { invalidRequest } from "./errors.js";
+import type { ResponseFormatInput } from "./schemas.js";
+import type { ServedModel } from "./served-model.js";
+
+/** The fields both endpoints share, as parsed. */
+export interface SamplingFields {
+  max_tokens?: number | null | undefined;
+  temperature?: number | null | undefined;
+  top_p?: number | null | undefined;
+  top_k?: number | null | undefined;
+  min_p?: number | null | undefined;
+  n?: number | null | undefined;
+  stop?: string | string[] | null | undefined;
+  seed?: number | null | undefined;
+  frequency_penalty?: number | null | undefined;
+  presence_penalty?: number | null | undefined;
+  repetition_penalty?: number | null | undefined;
+  response_format?: ResponseFormatInput | null | undefined;
+}
+
+export interface GenerationPlan {
+  promptIds: number[];
+  maxTokens: number;
+  /** One engine request per choice, all ending when `signal` fires. */
+  requests(signal: AbortSignal): CompletionRequest[];
+}
+
+export interface PlanOptions {
+  /** The request's own budget (max_completion_tokens wins over max_tokens for chat). */
+  maxTokens: number | null | undefined;
+  /** Alternatives per token to report; undefined when logprobs were not asked for. */
+  topLogprobs: number | undefined;
+  /** The server's ceiling on any request's budget. */
+  maxTokensLimit: number;
+  /** The field clients should fix when the prompt is too long: "messages" or "prompt". */
+  promptParam: string;
+}
+
+export function planGeneration(body: SamplingFields, model: ServedModel, promptIds: number[], options: PlanOptions): GenerationPlan {
+  const room = model.contextLength - promptIds.length;
+  if (room <= 0) {
+    throw invalidRequest(
+      `This model's maximum context length is ${model.contextLength} tokens; the prompt holds ${promptIds.length}, leaving no room for a completion.`,
+      options.promptParam,
+      "context_length_exceeded",
+    );
+  }
+  const asked = options.maxTokens ?? undefined;
+  if (asked !== undefined && asked > options.maxTokensLimit) {
+    throw invalidRequest(`max_tokens is ${asked}; this server allows at most ${options.maxTokensLimit}.`, "max_tokens");
+  }
+  if (asked !== undefined && asked > room) {
+    throw invalidRequest(
+      `This model's maximum context length is ${model.contextLength} tokens; the prompt holds ${promptIds.length} and ${asked} completion tokens were requested.`,
+      "max_tokens",
+      "context_length_exceeded",
+    );
+  }
+  const maxTokens = asked ?? Math.min(room, options.maxTokensLimit);
+  const base: Omit<CompletionRequest, "signal"> = {
+    promptIds,
+    maxTokens,
+    ...(body.stop ? { stop: typeof body.stop === "string" ? [body.stop] : body.stop } : {}),
+    ...(options.topLogprobs !== undefined ? { topLogprobs: options.topLogprobs } : {}),
+    ...responseFormatOf(body.response_format),
+  };
+  const seed = body.seed ?? randomInt(2 ** 31);
+  const n = body.n ?? 1;
+  return {
+    promptIds,
+    maxTokens,
+    requests: (signal) => Array.from({ length: n }, (_, index) => ({ ...base, sampling: { ...samplingOf(body), seed: seed + index }, signal })),
+  };
+}
+
+function samplingOf(body: SamplingFields): NonNullable<CompletionRequest["sampling"]> {
+  const sampling: NonNullable<CompletionRequest["sampling"]> = { temperature: body.temperature ?? 1 };
+  if (body.top_p != null) sampling.topP = body.top_p;
+  if (body.top_k != null) sampling.topK = body.top_k;
+  if (body.min_p != null) sampling.minP = body.min_p;
+  if (body.frequency_penalty != null) sampling.frequencyPenalty = body.frequency_penalty;
+  if (body.presence_penalty != null) sampling.presencePenalty = body.presence_penalty;
+  if (body.repetition_penalty != null) sampling.repetitionPenalty = body.repetition_penalty;
+  return sampling;
+}
+
+function responseFormatOf(format: ResponseFormatInput | null | undefined): Pick<CompletionRequest, "responseFormat"> {
+  if (!format || format.type === "text") return {};
+  // A json_schema without a schema constrains to JSON only, as OpenAI's json_object.
+  if (format.type === "json_object" || !format.json_schema.schema) return { responseFormat: { type: "json_object" } };
+  return { responseFormat: { type: "json_schema", schema: format.json_schema.schema } };
+}

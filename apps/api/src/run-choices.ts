@@ -1,0 +1,63 @@
+// Runs the n choices of one request on the engine side by side (the engine batches them) and
+// hands every chunk to a callback as it arrives, tagged with its choice index. One failing choice
+// aborts the others, and the usage promises are always awaited, so nothing rejects unobserved.
+import type { CompletionChunk, CompletionRequest, CompletionUsage } from "@gemma-ts/serve";
+import type { ServingEngine } from "./served-model.js";
+
+export interface OpenAiUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+}
+
+export type ChunkHandler = (index: number, chunk: CompletionChunk) => void | Promise<void>;
+
+/** Streams every choice through `onChunk`; resolves to the summed usage when all have ended. */
+export async function runChoices(engine: ServingEngine, requests: readonly CompletionRequest[], abortAll: () => void, onChunk: ChunkHandler): Promise<OpenAiUsage> {
+  const usages = await Promise.all(
+    requests.map(async (request, index) => {
+      try {
+        const { chunks, usage } = engine.complete(request);
+        usage.catch(() => {}); // observed below, or moot when the chunks failed first
+        for await (const chunk of chunks) await onChunk(index, chunk);
+        return await usage;
+      } catch (error) {
+        abortAll(); // the request has failed as a whole; free the other choices' slots
+        throw error;
+      }
+    }),
+  );
+  return openAiUsage(usages);
+}
+
+/** The prompt is counted once (as OpenAI bills n choices); completions are summed. */
+export function openAiUsage(usages: readonly CompletionUsage[]): OpenAiUsage {
+  const first = usages[0];
+  const prompt = first?.promptTokens ?? 0;
+  const completion = usages.reduce((sum, usage) => sum + usage.completionTokens, 0);
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    prompt_tokens_details: { cached_tokens: Math.min(prompt, first?.cachedTokens ?? 0) },
+  };
+}
+
+/** A choice's chunks gathered into its whole text, for non-streamed responses. */
+export interface CollectedChoice {
+  text: string;
+  finishReason: "stop" | "length";
+  logprobs: NonNullable<CompletionChunk["logprobs"]>;
+}
+
+export async function collectChoices(engine: ServingEngine, requests: readonly CompletionRequest[], abortAll: () => void): Promise<{ choices: CollectedChoice[]; usage: OpenAiUsage }> {
+  const choices: CollectedChoice[] = requests.map(() => ({ text: "", finishReason: "stop", logprobs: [] }));
+  const usage = await runChoices(engine, requests, abortAll, (index, chunk) => {
+    const choice = choices[index]!;
+    choice.text += chunk.text;
+    if (chunk.logprobs) choice.logprobs.push(...chunk.logprobs);
+    if (chunk.finishReason) choice.finishReason = chunk.finishReason;
+  });
+  return { choices, usage };
+}

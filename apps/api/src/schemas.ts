@@ -1,0 +1,121 @@
+// The request bodies of /v1/chat/completions and /v1/completions as zod schemas, field for field
+// as OpenAI documents them (null accepted wherever OpenAI accepts it, since SDKs send nulls).
+// Unknown fields are dropped, as vLLM does, so clients that send extras keep working; fields whose
+// meaning this server cannot honour (tools, logit_bias, echo, ...) are rejected, not ignored.
+import { z } from "zod";
+import { invalidRequest, type ApiError } from "./errors.js";
+
+/** OpenAI's ceiling on top_logprobs. */
+export const MAX_TOP_LOGPROBS = 20;
+export const MAX_CHOICES = 8;
+const MAX_STOP_STRINGS = 16;
+
+const stop = z.union([z.string().min(1), z.array(z.string().min(1)).max(MAX_STOP_STRINGS)]);
+
+const responseFormat = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("text") }),
+  z.object({ type: z.literal("json_object") }),
+  z.object({
+    type: z.literal("json_schema"),
+    json_schema: z.object({
+      name: z.string().min(1).max(64),
+      description: z.string().nullish(),
+      schema: z.record(z.string(), z.unknown()).nullish(),
+      strict: z.boolean().nullish(),
+    }),
+  }),
+]);
+
+/** Fields both endpoints share: sampling, stopping, streaming. */
+const common = {
+  model: z.string().min(1),
+  max_tokens: z.int().min(1).nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  n: z.int().min(1).max(MAX_CHOICES).nullish(),
+  stop: stop.nullish(),
+  seed: z.int().nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  response_format: responseFormat.nullish(),
+  user: z.string().nullish(),
+  // Extensions that vLLM and llama.cpp's server accept too.
+  top_k: z.int().min(0).nullish(),
+  min_p: z.number().min(0).max(1).nullish(),
+  repetition_penalty: z.number().gt(0).nullish(),
+  // Present so that asking for them is an error rather than silently ignored.
+  logit_bias: z.record(z.string(), z.number()).nullish(),
+};
+
+const textPart = z.object({ type: z.literal("text"), text: z.string() });
+
+const chatMessage = z.object({
+  role: z.enum(["system", "developer", "user", "assistant"]),
+  content: z.union([z.string(), z.array(textPart).min(1)]),
+  name: z.string().nullish(),
+});
+
+export const chatCompletionRequest = z.object({
+  ...common,
+  messages: z.array(chatMessage).min(1),
+  max_completion_tokens: z.int().min(1).nullish(),
+  logprobs: z.boolean().nullish(),
+  top_logprobs: z.int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
+  tools: z.array(z.unknown()).nullish(),
+  functions: z.array(z.unknown()).nullish(),
+});
+
+export const completionRequest = z.object({
+  ...common,
+  prompt: z.string(),
+  /** The legacy endpoint's logprobs is the number of alternatives (OpenAI allows 5; vLLM 20). */
+  logprobs: z.int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
+  echo: z.boolean().nullish(),
+  best_of: z.int().min(1).nullish(),
+  suffix: z.string().nullish(),
+});
+
+export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;
+export type ChatMessageInput = z.infer<typeof chatMessage>;
+export type CompletionRequestBody = z.infer<typeof completionRequest>;
+export type ResponseFormatInput = z.infer<typeof responseFormat>;
+
+/** Parses a body, or throws a 400 naming the first offending field as OpenAI's `param`. */
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw invalidRequest("The request body must be a JSON object.");
+  }
+  const result = schema.safeParse(body);
+  if (result.success) {
+    rejectUnsupported(result.data as Record<string, unknown>);
+    return result.data;
+  }
+  throw fromZodError(result.error);
+}
+
+function fromZodError(error: z.ZodError): ApiError {
+  const issue = error.issues[0];
+  if (!issue) return invalidRequest("Invalid request body.");
+  const param = issue.path.reduce<string>((path, key) => (typeof key === "number" ? `${path}[${key}]` : path ? `${path}.${String(key)}` : String(key)), "");
+  // zod reports a missing field as a type error whose received type is undefined.
+  if (issue.code === "invalid_type" && /received undefined$/.test(issue.message)) {
+    return invalidRequest(`Missing required parameter: '${param}'.`, param, "missing_required_parameter");
+  }
+  const problem = issue.code === "invalid_union" ? "Invalid input: not any of the accepted types" : issue.message;
+  return invalidRequest(`Invalid value for '${param || "body"}': ${problem}.`, param || null, "invalid_value");
+}
+
+function rejectUnsupported(body: Record<string, unknown>): void {
+  const nonEmpty = (value: unknown) => (Array.isArray(value) ? value.length > 0 : value !== null && typeof value === "object" ? Object.keys(value).length > 0 : false);
+  for (const field of ["tools", "functions", "logit_bias"]) {
+    if (nonEmpty(body[field])) throw invalidRequest(`'${field}' is not supported by this server.`, field, "unsupported_parameter");
+  }
+  if (body.echo === true) throw invalidRequest("'echo' is not supported by this server.", "echo", "unsupported_parameter");
+  if (typeof body.best_of === "number" && body.best_of > 1) throw invalidRequest("'best_of' > 1 is not supported by this server; use 'n'.", "best_of", "unsupported_parameter");
+  if (typeof body.suffix === "string" && body.suffix.length > 0) throw invalidRequest("'suffix' is not supported by this server.", "suffix", "unsupported_parameter");
+  if (typeof body.top_logprobs === "number" && body.top_logprobs > 0 && body.logprobs !== true) {
+    throw invalidRequest("'top_logprobs' requires 'logprobs' to be true.", "top_logprobs");
+  }
+}

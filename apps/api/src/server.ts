@@ -1,0 +1,152 @@
+// createServer: the OpenAI-compatible HTTP server on Fastify. Routes: POST /v1/chat/completions,
+// POST /v1/completions, GET /v1/models(/:model), GET /health. Every error leaves as OpenAI's error
+// JSON with its status; close() stops accepting, lets in-flight requests finish for a grace
+// period, aborts the rest, then closes the engines it loaded.
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
+import { chatCompletions } from "./chat-completions.js";
+import { completions } from "./completions.js";
+import { ApiError, bodyTooLarge, invalidApiKey, invalidRequest, modelNotFound, serverError, shuttingDown } from "./errors.js";
+import type { HandlerContext } from "./handler-context.js";
+import { loadServedModel, type EngineSettings } from "./model-loader.js";
+import { DirectoryModelRegistry, type ModelLoader, type ModelRegistry } from "./model-registry.js";
+import { RequestSlots } from "./request-slots.js";
+import type { ServedModel } from "./served-model.js";
+
+export interface ServerOptions {
+  /** Models already loaded, or a registry that decides what a model name means. */
+  models?: readonly ServedModel[] | ModelRegistry;
+  /** Serve every model folder in this directory too, loaded on first request. */
+  modelDir?: string;
+  /** How folders of modelDir become engines (default: loadServedModel with `engine`). */
+  load?: ModelLoader;
+  engine?: EngineSettings;
+  /** When set, every /v1 request needs `Authorization: Bearer <apiKey>`; /health stays open. */
+  apiKey?: string;
+  /** Largest accepted request body (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Largest max_tokens a request may ask for, and the budget when it asks for none (default 2048). */
+  maxTokensLimit?: number;
+  /** Generation requests in flight at once; more get 429 (default 64). */
+  maxConcurrent?: number;
+  /** How long close() lets in-flight requests run before aborting them (default 10 s). */
+  shutdownGraceMs?: number;
+  /** Fastify's logger option (default off). */
+  logger?: FastifyServerOptions["logger"];
+}
+
+export interface GemmaServer {
+  /** Starts listening; port 0 picks a free port. Resolves to the address bound. */
+  listen(port: number, host?: string): Promise<{ port: number; host: string; url: string }>;
+  close(): Promise<void>;
+  readonly app: FastifyInstance;
+  readonly registry: ModelRegistry;
+}
+
+export function createServer(options: ServerOptions): GemmaServer {
+  const registry = isRegistry(options.models)
+    ? options.models
+    : new DirectoryModelRegistry({
+        models: options.models ?? [],
+        ...(options.modelDir !== undefined ? { modelDir: options.modelDir, load: options.load ?? ((folder, id) => loadServedModel(folder, { id, ...options.engine })) } : {}),
+      });
+  const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
+  const slots = new RequestSlots(options.maxConcurrent ?? 64);
+  const context: HandlerContext = { registry, slots, maxTokensLimit: options.maxTokensLimit ?? 2048 };
+  const checkKey = options.apiKey === undefined ? undefined : keyChecker(options.apiKey);
+  let closing: Promise<void> | undefined;
+
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: maxBodyBytes, return503OnClosing: false, forceCloseConnections: "idle" });
+
+  app.addHook("onRequest", async (request, reply) => {
+    if (closing) {
+      reply.header("connection", "close");
+      throw shuttingDown();
+    }
+    if (checkKey && request.url !== "/health") checkKey(request.headers.authorization);
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const apiError = toApiError(error, maxBodyBytes);
+    if (apiError.status >= 500) request.log.error({ err: error instanceof ApiError && error.cause ? error.cause : error }, apiError.message);
+    return reply.status(apiError.status).send(apiError.toJSON());
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send(new ApiError(404, `Unknown request URL: ${request.method} ${request.url}.`, "invalid_request_error", "unknown_url").toJSON()),
+  );
+
+  const handle = (handler: (context: HandlerContext, request: FastifyRequest, reply: FastifyReply) => Promise<object | undefined>) => (request: FastifyRequest, reply: FastifyReply) =>
+    handler(context, request, reply);
+  app.post("/v1/chat/completions", handle(chatCompletions));
+  app.post("/v1/completions", handle(completions));
+  app.get("/v1/models", async () => ({ object: "list", data: (await registry.list()).map(modelObject) }));
+  app.get<{ Params: { model: string } }>("/v1/models/:model", async (request) => {
+    const model = (await registry.list()).find((info) => info.id === request.params.model);
+    if (!model) throw modelNotFound(request.params.model);
+    return modelObject(model);
+  });
+  app.get("/health", async () => ({
+    status: closing ? "shutting_down" : "ok",
+    in_flight: slots.size,
+    models: registry.loaded().map((model) => {
+      const stats = model.engine.stats();
+      return { id: model.id, running: stats.running, queued: stats.queued, max_batch_size: stats.maxBatchSize };
+    }),
+  }));
+
+  const shutdown = async (graceMs: number) => {
+    const stopped = app.close(); // stops accepting at once; resolves when connections are gone
+    const timer = setTimeout(() => slots.abortAll(), graceMs);
+    await slots.idle();
+    clearTimeout(timer);
+    // Every response has ended; what remains are idle keep-alive sockets.
+    app.server.closeAllConnections();
+    await stopped;
+    await registry.close();
+  };
+
+  return {
+    app,
+    registry,
+    async listen(port, host = "127.0.0.1") {
+      await app.listen({ port, host });
+      const address = app.server.address() as AddressInfo;
+      const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+      return { port: address.port, host: address.address, url: `http://${shownHost}:${address.port}` };
+    },
+    close() {
+      closing ??= shutdown(options.shutdownGraceMs ?? 10_000);
+      return closing;
+    },
+  };
+}
+
+function modelObject(model: { id: string; created: number }) {
+  return { id: model.id, object: "model", created: model.created, owned_by: "gemma-ts" };
+}
+
+function isRegistry(models: ServerOptions["models"]): models is ModelRegistry {
+  return models !== undefined && !Array.isArray(models) && typeof (models as ModelRegistry).get === "function";
+}
+
+/** Compares digests in constant time, so response timing says nothing about the key. */
+function keyChecker(apiKey: string): (header: string | undefined) => void {
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  const expected = digest(apiKey);
+  return (header) => {
+    const match = /^Bearer\s+(\S.*)$/i.exec(header ?? "");
+    if (!match) throw invalidApiKey(false);
+    if (!timingSafeEqual(digest(match[1]!.trim()), expected)) throw invalidApiKey(true);
+  };
+}
+
+/** Fastify's own errors (body parsing, limits) in OpenAI's shape. */
+function toApiError(error: FastifyError | ApiError, maxBodyBytes: number): ApiError {
+  if (error instanceof ApiError) return error;
+  const status = error.statusCode ?? 500;
+  if (status === 413) return bodyTooLarge(maxBodyBytes);
+  if (status === 415) return new ApiError(415, "Content-Type must be application/json.", "invalid_request_error", "unsupported_media_type");
+  if (status >= 400 && status < 500) return invalidRequest(error.code === "FST_ERR_CTP_INVALID_JSON_BODY" || error instanceof SyntaxError ? `The request body is not valid JSON: ${error.message}` : error.message);
+  return serverError("The server failed to handle the request; see its log.");
+}

@@ -1,0 +1,63 @@
+// A running server for a test file: the small test model written to a temp folder, loaded once,
+// served on 127.0.0.1 with an OS-chosen port, and an OpenAI SDK client pointed at it (retries
+// off, so a 429 or 5xx shows up as it is). Call stop() in afterAll.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import OpenAI from "openai";
+import { closeServedModel, createServer, loadServedModel, type GemmaServer, type ServedModel, type ServerOptions } from "../../src/index.js";
+import { writeTestModel } from "./test-model.js";
+
+export const MODEL = "tiny";
+
+export interface TestServer {
+  server: GemmaServer;
+  model: ServedModel;
+  url: string;
+  /** The folder holding the model folder `tiny` (usable as a modelDir). */
+  root: string;
+  client: OpenAI;
+  stop(): Promise<void>;
+}
+
+export async function startTestServer(options: Omit<ServerOptions, "models"> & { maxBatchSize?: number } = {}): Promise<TestServer> {
+  const root = mkdtempSync(join(tmpdir(), "gemma-ts-api-"));
+  const folder = join(root, MODEL);
+  await writeTestModel(folder);
+  const model = await loadServedModel(folder, { maxBatchSize: options.maxBatchSize ?? 4, threads: 1 });
+  const server = createServer({ ...options, models: [model] });
+  const { url } = await server.listen(0, "127.0.0.1");
+  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: options.apiKey ?? "unused", maxRetries: 0, timeout: 30_000 });
+  return {
+    server,
+    model,
+    url,
+    root,
+    client,
+    async stop() {
+      await server.close();
+      await closeServedModel(model);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** POSTs raw JSON (or a raw string) and returns the status and parsed body. */
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text.length > 0 ? JSON.parse(text) : undefined };
+}
+
+/** Waits until `check` holds, polling; fails after `timeoutMs`. */
+export async function eventually(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not reached in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

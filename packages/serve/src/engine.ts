@@ -1,0 +1,299 @@
+// The serving engine: continuous batching over one KV cache of maxBatchSize rows. A scheduler
+// loop runs while there is work: each turn it admits one waiting request into a free row
+// (prefilling its prompt through a one-row view of the cache, in power-of-two pieces so few graph
+// shapes are compiled), then advances every decoding row by one token with one batched forward
+// pass. Requests join and leave between steps; a finished or aborted request frees its row at
+// once. The loop yields to the event loop between steps, so an HTTP server stays responsive.
+import { KVCache, type Gemma2Model } from "@gemma-ts/core";
+import type { Tokenizer } from "@gemma-ts/tokenizer";
+import { ActiveRequest } from "./active-request.js";
+import {
+  EngineClosedError,
+  EngineFailureError,
+  EngineOverloadedError,
+  InvalidOptionsError,
+  InvalidRequestError,
+  RequestAbortedError,
+} from "./errors.js";
+import { ConstraintGrammar, JsonConstraint } from "./json-constraint.js";
+import { compileSchema } from "./json-schema.js";
+import { RowPool } from "./row-pool.js";
+import type { Completion, CompletionRequest, EngineOptions, EngineStats } from "./types.js";
+import { validateRequest } from "./validate-request.js";
+import { TokenVocabulary } from "./vocabulary.js";
+
+/** Compiled schemas kept (with their memoized token masks), least recently used evicted. */
+const MAX_GRAMMARS = 32;
+
+export class Engine {
+  readonly maxBatchSize: number;
+  readonly contextLength: number;
+  readonly maxPrefillChunk: number;
+  readonly vocabulary: TokenVocabulary;
+
+  private readonly model: Gemma2Model;
+  private readonly cache: KVCache;
+  private readonly rows: RowPool<ActiveRequest>;
+  private readonly queue: ActiveRequest[] = [];
+  private readonly maxQueueSize: number;
+  private readonly defaultStopTokens: readonly number[];
+  private readonly grammars = new Map<string, ConstraintGrammar>();
+  private loop: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(options: EngineOptions) {
+    const { model, tokenizer } = options;
+    const maxPositions = model.config.maxPositionEmbeddings;
+    this.maxBatchSize = options.maxBatchSize ?? 8;
+    this.contextLength = options.contextLength ?? maxPositions;
+    this.maxPrefillChunk = options.maxPrefillChunk ?? 128;
+    this.maxQueueSize = options.maxQueueSize ?? Number.POSITIVE_INFINITY;
+    const option = (field: string, value: number, min: number, max: number) => {
+      if (!Number.isInteger(value) || value < min || value > max) throw new InvalidOptionsError(field, `expected an integer in [${min}, ${max}], got ${value}`);
+    };
+    option("maxBatchSize", this.maxBatchSize, 1, 4096);
+    option("contextLength", this.contextLength, 2, maxPositions);
+    option("maxPrefillChunk", this.maxPrefillChunk, 1, 1 << 20);
+    if ((this.maxPrefillChunk & (this.maxPrefillChunk - 1)) !== 0) throw new InvalidOptionsError("maxPrefillChunk", "must be a power of two");
+    if (this.maxQueueSize !== Number.POSITIVE_INFINITY) option("maxQueueSize", this.maxQueueSize, 0, Number.MAX_SAFE_INTEGER);
+    this.model = model;
+    this.vocabulary = new TokenVocabulary(tokenizer, model.config.vocabSize);
+    this.cache = new KVCache(model.config, { batchSize: this.maxBatchSize, capacity: this.contextLength });
+    this.rows = new RowPool(this.cache);
+    this.defaultStopTokens = defaultStops(tokenizer);
+  }
+
+  /**
+   * Queues a request; its chunks stream as it decodes. Throws at once (a ServeError) for a bad
+   * request, a prompt that does not fit, a schema it cannot enforce, a full queue, an aborted
+   * signal or a closed engine; later failures surface through the returned Completion.
+   */
+  complete(request: CompletionRequest): Completion {
+    if (this.closed) throw new EngineClosedError();
+    validateRequest(request, this.model.config.vocabSize, this.contextLength);
+    const maxTokens = Math.min(request.maxTokens, this.contextLength - request.promptIds.length);
+    const constraint = this.constraintFor(request, maxTokens);
+    if (request.signal?.aborted) throw new RequestAbortedError(request.signal.reason);
+    if (this.queue.length >= this.maxQueueSize) throw new EngineOverloadedError(this.maxQueueSize);
+
+    const active: ActiveRequest = new ActiveRequest({
+      request,
+      maxTokens,
+      stopTokens: request.stopTokens ?? this.defaultStopTokens,
+      constraint,
+      vocabulary: this.vocabulary,
+      onReaderGone: () => this.cancel(active, new RequestAbortedError("the reader stopped iterating")),
+    });
+    const signal = request.signal;
+    if (signal) {
+      const onAbort = (): void => this.cancel(active, new RequestAbortedError(signal.reason));
+      signal.addEventListener("abort", onAbort, { once: true });
+      const detach = (): void => signal.removeEventListener("abort", onAbort);
+      active.completion.usage.then(detach, detach);
+    }
+    this.queue.push(active);
+    this.wake();
+    return active.completion;
+  }
+
+  stats(): EngineStats {
+    return { running: this.rows.busy, queued: this.queue.length, maxBatchSize: this.maxBatchSize };
+  }
+
+  /** Forgets the prompts cached in idle rows: the next requests prefill from scratch. */
+  clearPrefixCache(): void {
+    this.rows.clear();
+  }
+
+  /**
+   * Stops taking requests. By default ends the running and queued ones with EngineClosedError;
+   * with `drain`, lets them finish. Resolves when no forward pass is running any more. The
+   * model is the caller's to dispose.
+   */
+  async close(options: { drain?: boolean } = {}): Promise<void> {
+    this.closed = true;
+    if (!options.drain) {
+      for (const request of this.queue.splice(0)) request.fail(new EngineClosedError());
+      for (let row = 0; row < this.rows.size; row++) {
+        const owner = this.rows.owner(row);
+        if (owner) this.cancel(owner, new EngineClosedError());
+      }
+    }
+    await this.loop;
+  }
+
+  private cancel(request: ActiveRequest, error: unknown): void {
+    if (request.ended) return;
+    const queued = this.queue.indexOf(request);
+    if (queued >= 0) this.queue.splice(queued, 1);
+    for (let row = 0; row < this.rows.size; row++) if (this.rows.owner(row) === request) this.rows.release(row);
+    request.fail(error);
+  }
+
+  private constraintFor(request: CompletionRequest, maxTokens: number): JsonConstraint | undefined {
+    const format = request.responseFormat;
+    if (format === undefined) return undefined;
+    let schema: object | undefined;
+    if (format.type === "json_schema") {
+      if (typeof format.schema !== "object" || format.schema === null) throw new InvalidRequestError("responseFormat.schema", "expected a JSON Schema object");
+      schema = format.schema;
+    } else if (format.type !== "json_object") {
+      throw new InvalidRequestError("responseFormat.type", `expected json_object or json_schema, got ${JSON.stringify((format as { type: unknown }).type)}`);
+    }
+    const key = schema === undefined ? "" : JSON.stringify(schema);
+    let grammar = this.grammars.get(key);
+    if (grammar) {
+      this.grammars.delete(key);
+    } else {
+      grammar = new ConstraintGrammar(compileSchema(schema), this.vocabulary);
+      if (this.grammars.size >= MAX_GRAMMARS) this.grammars.delete(this.grammars.keys().next().value!);
+    }
+    this.grammars.set(key, grammar);
+    const constraint = new JsonConstraint(grammar);
+    if (constraint.closingTokens > maxTokens) {
+      throw new InvalidRequestError("maxTokens", `${maxTokens} tokens cannot hold the shortest JSON the schema allows (${constraint.closingTokens} tokens)`);
+    }
+    return constraint;
+  }
+
+  private wake(): void {
+    this.loop ??= this.run();
+  }
+
+  /** The scheduler: admit one request, step the batch, yield; until no work is left. */
+  private async run(): Promise<void> {
+    try {
+      // Start on a later tick, so `this.loop` is set before the loop can find no work and end.
+      await nextTick();
+      for (;;) {
+        const next = this.queue.length > 0 && this.rows.hasFree() ? this.queue.shift() : undefined;
+        if (next) await this.admit(next);
+        if (this.rows.busy > 0) await this.decodeStep();
+        if (this.queue.length === 0 && this.rows.busy === 0) break;
+        await nextTick();
+      }
+    } catch (error) {
+      // Model failures are handled per step; anything else is a bug: fail every request rather than hang.
+      const failure = new EngineFailureError(error);
+      for (const request of this.queue.splice(0)) request.fail(failure);
+      for (let row = 0; row < this.rows.size; row++) {
+        const owner = this.rows.owner(row);
+        if (owner) this.fail(owner, row, failure);
+        this.rows.forget(row);
+      }
+    } finally {
+      this.loop = undefined;
+    }
+  }
+
+  /** Takes a row for `request`, prefills what its cache lacks, and samples the first token. */
+  private async admit(request: ActiveRequest): Promise<void> {
+    const { row, reused } = this.rows.acquire(request.promptIds, request);
+    request.cachedTokens = reused;
+    const ids = request.promptIds;
+    const vocabSize = this.model.config.vocabSize;
+    let position = reused;
+    let last: Float32Array | undefined;
+    for (const size of prefillPieces(ids.length - reused, this.maxPrefillChunk)) {
+      const piece = ids.slice(position, position + size);
+      this.rows.writingTo([row]);
+      try {
+        const logits = await this.model.forward([piece], this.cache.row(row));
+        last = logits.data.subarray(logits.size - vocabSize);
+      } catch (error) {
+        this.rows.forget(row);
+        this.fail(request, row, new EngineFailureError(error));
+        return;
+      }
+      this.rows.appended(row, piece);
+      position += size;
+      // Aborted while prefilling: the row is free already, and keeps the prefix computed so far.
+      if (request.ended) return;
+      if (position < ids.length) await nextTick();
+    }
+    this.sample(request, row, last!);
+  }
+
+  /** One decode step: every decoding row feeds its last token; idle rows ride along inactive. */
+  private async decodeStep(): Promise<void> {
+    const members: (ActiveRequest | undefined)[] = [];
+    const active: boolean[] = [];
+    const ids: number[][] = [];
+    for (let row = 0; row < this.rows.size; row++) {
+      const owner = this.rows.owner(row);
+      const decoding = owner !== undefined && !owner.ended && owner.lastToken >= 0;
+      members.push(decoding ? owner : undefined);
+      active.push(decoding);
+      ids.push([decoding ? owner.lastToken : 0]);
+    }
+    const activeRows = active.flatMap((on, row) => (on ? [row] : []));
+    if (activeRows.length === 0) return;
+    const vocabSize = this.model.config.vocabSize;
+    let logitsOf: (row: number) => Float32Array;
+    this.rows.writingTo(activeRows);
+    try {
+      if (activeRows.length === 1) {
+        // One stream: a one-row graph over that row's view costs a fraction of the full batch
+        // (5x less at 8 rows), with the same logits (bit for bit on onnxruntime's CPU kernels).
+        const only = activeRows[0]!;
+        const logits = (await this.model.forward([ids[only]!], this.cache.row(only))).data;
+        logitsOf = () => logits;
+      } else {
+        const logits = (await this.model.forward(ids, this.cache, { active })).data;
+        logitsOf = (row) => logits.subarray(row * vocabSize, (row + 1) * vocabSize);
+      }
+    } catch (error) {
+      members.forEach((request, row) => {
+        if (!request) return;
+        this.rows.forget(row);
+        this.fail(request, row, new EngineFailureError(error));
+      });
+      return;
+    }
+    members.forEach((request, row) => {
+      if (!request) return;
+      this.rows.appended(row, ids[row]!);
+      // Aborted during the step: its row is free already (the cache still got this token).
+      if (request.ended || this.rows.owner(row) !== request) return;
+      this.sample(request, row, logitsOf(row));
+    });
+  }
+
+  private sample(request: ActiveRequest, row: number, logits: Float32Array): void {
+    let finished: boolean;
+    try {
+      finished = request.take(logits);
+    } catch (error) {
+      this.fail(request, row, new EngineFailureError(error));
+      return;
+    }
+    if (finished) this.rows.release(row);
+  }
+
+  private fail(request: ActiveRequest, row: number, error: unknown): void {
+    if (this.rows.owner(row) === request) this.rows.release(row);
+    request.fail(error);
+  }
+}
+
+/** Power-of-two pieces, largest first, none over `max`: e.g. 300 -> 128, 128, 32, 8, 4. */
+export function prefillPieces(length: number, max: number): number[] {
+  const pieces: number[] = [];
+  let left = length;
+  while (left > 0) {
+    let size = max;
+    while (size > left) size >>= 1;
+    pieces.push(size);
+    left -= size;
+  }
+  return pieces;
+}
+
+function nextTick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function defaultStops(tokenizer: Tokenizer): number[] {
+  const { eos, endOfTurn } = tokenizer.special;
+  return [eos, endOfTurn].filter((id): id is number => id !== undefined);
+}

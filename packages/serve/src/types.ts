@@ -1,0 +1,105 @@
+// The serving engine's contract: what a request asks for and what streams back. The HTTP layer
+// (apps/api) translates OpenAI's wire format to and from these; nothing here knows about HTTP.
+import type { Gemma2Model, SamplingOptions } from "@gemma-ts/core";
+import type { Tokenizer } from "@gemma-ts/tokenizer";
+
+export interface EngineOptions {
+  model: Gemma2Model;
+  /** Decodes generated ids to text and names the default stop tokens (<eos>, <end_of_turn>). */
+  tokenizer: Tokenizer;
+  /** Requests decoded together; one KV-cache row each. Default 8. */
+  maxBatchSize?: number;
+  /** Positions per row: prompt + generated tokens. Default (and at most) the model's maxPositionEmbeddings. */
+  contextLength?: number;
+  /** Requests that may wait for a row before complete() throws EngineOverloadedError. Default unbounded. */
+  maxQueueSize?: number;
+  /**
+   * Longest prefill step, in tokens (a power of two). Prompts are prefilled in power-of-two
+   * pieces, so only log2(contextLength) prefill graphs are ever compiled. Default 128.
+   */
+  maxPrefillChunk?: number;
+}
+
+export interface CompletionRequest {
+  /** The prompt as token ids (the chat template already applied, <bos> included). */
+  promptIds: readonly number[];
+  /**
+   * At most this many tokens are generated. Clamped to what the context has room for
+   * (contextLength - promptIds.length); finishReason "length" says the budget ended it.
+   */
+  maxTokens: number;
+  /**
+   * core's sampling options; temperature defaults to 1 (0: greedy). The same seed and request
+   * give the same tokens, alone or batched with others; without a seed each request draws one.
+   */
+  sampling?: SamplingOptions & { seed?: number };
+  /**
+   * Generation ends before any of these strings; the stop string itself is not emitted. Ignored
+   * with `responseFormat`, where a stop string could cut the JSON short.
+   */
+  stop?: readonly string[];
+  /** Generation ends after any of these ids (default: the tokenizer's <eos> and <end_of_turn>). */
+  stopTokens?: readonly number[];
+  /**
+   * Report log-probabilities with this many alternatives per token (0: the chosen token only).
+   * They are the model's own distribution: before temperature, truncation and any JSON mask.
+   */
+  topLogprobs?: number;
+  /**
+   * Constrain the output to JSON (that validates against `schema` when given). The text then
+   * always parses: the JSON is closed before maxTokens runs out, and generation stops as soon as
+   * the top-level value is complete. json_object means a top-level object of any content.
+   */
+  responseFormat?: { type: "json_object" } | { type: "json_schema"; schema: object };
+  /** Aborting ends the request and frees its batch slot. */
+  signal?: AbortSignal;
+}
+
+export interface TokenLogprob {
+  /** The token's text; "bytes:\xNN" for a byte token that is not a whole character by itself. */
+  token: string;
+  logprob: number;
+  bytes: number[];
+  topLogprobs: { token: string; logprob: number; bytes: number[] }[];
+}
+
+export interface CompletionChunk {
+  /** New text since the previous chunk; never splits a UTF-8 character. */
+  text: string;
+  /**
+   * The ids generated since the previous chunk (text may be held back across chunks, so it need
+   * not be exactly these ids' text). A stop token is listed here but adds no text.
+   */
+  tokenIds: number[];
+  /** One entry per id of `tokenIds`, when the request asked for topLogprobs. */
+  logprobs?: TokenLogprob[];
+  /** Set on the last chunk. */
+  finishReason?: "stop" | "length";
+}
+
+export interface CompletionUsage {
+  promptTokens: number;
+  completionTokens: number;
+  /** Prompt tokens served from a cached prefix instead of recomputed. */
+  cachedTokens: number;
+}
+
+/**
+ * What Engine.complete returns. `chunks` may be iterated once; breaking out of the loop aborts
+ * the request. If the request ends other than by finishing (abort, close, a model failure),
+ * iterating `chunks` throws a ServeError and `usage` rejects with the same error (a rejection no
+ * one awaits is not reported as unhandled). Generation runs whether or not anyone reads.
+ */
+export interface Completion {
+  chunks: AsyncIterable<CompletionChunk>;
+  /** Resolves when the request finishes. */
+  usage: Promise<CompletionUsage>;
+}
+
+export interface EngineStats {
+  /** Requests holding a batch slot (prefilling or decoding). */
+  running: number;
+  /** Requests waiting for a slot. */
+  queued: number;
+  maxBatchSize: number;
+}

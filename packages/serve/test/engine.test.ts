@@ -1,0 +1,217 @@
+// The engine on a small random-weight model: greedy output equal to core's generate(), requests
+// batched (and joining mid-decode) giving the same tokens as alone, abort freeing the slot, stop
+// strings and UTF-8-safe chunks, logprobs, the token budget, and request validation.
+import { generate, softmax } from "@gemma-ts/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ContextLengthExceededError,
+  Engine,
+  EngineClosedError,
+  InvalidRequestError,
+  RequestAbortedError,
+  type CompletionRequest,
+} from "../src/index.js";
+import { collect } from "./support/collect.js";
+import { promptIds, smallModel, type SmallModel } from "./support/small-model.js";
+
+let small: SmallModel;
+let engine: Engine;
+
+beforeAll(async () => {
+  small = await smallModel();
+  engine = new Engine({ model: small.model, tokenizer: small.tokenizer, maxBatchSize: 8, contextLength: 256 });
+});
+
+afterAll(async () => {
+  await engine.close();
+});
+
+const prompt = (text: string) => promptIds(small.tokenizer, text);
+
+describe("Engine", () => {
+  it("decodes greedily exactly as core's generate()", async () => {
+    const ids = prompt("We the people of the United States");
+    const expected: number[] = [];
+    const stopTokens = [small.tokenizer.special.eos!, small.tokenizer.special.endOfTurn!];
+    for await (const token of generate(small.model, ids, { maxNewTokens: 24, temperature: 0, stopTokens })) expected.push(token.token);
+    const result = await collect(engine.complete({ promptIds: ids, maxTokens: 24, sampling: { temperature: 0 } }));
+    expect(result.ids).toEqual(expected);
+    expect(result.usage).toEqual({ promptTokens: ids.length, completionTokens: expected.length, cachedTokens: 0 });
+  });
+
+  it("gives each of 6 concurrent requests (some joining mid-decode) the tokens it gets alone", async () => {
+    const requests: CompletionRequest[] = [
+      { promptIds: prompt("My fellow Americans"), maxTokens: 12, sampling: { temperature: 1, seed: 1 } },
+      { promptIds: prompt("The economy"), maxTokens: 20, sampling: { temperature: 0.8, seed: 2, topK: 50 } },
+      { promptIds: prompt("Tonight I ask the Congress to"), maxTokens: 7, sampling: { temperature: 1.2, seed: 3, topP: 0.9 } },
+      { promptIds: prompt("Health care"), maxTokens: 25, sampling: { temperature: 0 } },
+      { promptIds: prompt("Our nation is strong"), maxTokens: 16, sampling: { temperature: 1, seed: 5, repetitionPenalty: 1.3 } },
+      { promptIds: prompt("In the year ahead, we will build"), maxTokens: 30, sampling: { temperature: 1, seed: 6, minP: 0.05 }, stopTokens: [] },
+    ];
+    const alone: number[][] = [];
+    for (const request of requests) alone.push((await collect(engine.complete(request))).ids);
+
+    for (const maxBatchSize of [8, 3]) {
+      const batched = new Engine({ model: small.model, tokenizer: small.tokenizer, maxBatchSize, contextLength: 256 });
+      let peak = 0;
+      const watch = setInterval(() => (peak = Math.max(peak, batched.stats().running)), 1);
+      // Four start together; the last two join once the longest-running one has streamed 3 chunks.
+      let joinLate!: () => void;
+      const late = new Promise<void>((resolve) => (joinLate = resolve));
+      const results: Promise<number[]>[] = requests.slice(0, 4).map(async (request, i) => {
+        const ids: number[] = [];
+        for await (const chunk of batched.complete(request).chunks) {
+          ids.push(...chunk.tokenIds);
+          if (i === 3 && ids.length >= 3) joinLate();
+        }
+        return ids;
+      });
+      await late;
+      expect(batched.stats().running).toBeGreaterThan(0);
+      results.push(...requests.slice(4).map(async (request) => (await collect(batched.complete(request))).ids));
+      expect(await Promise.all(results)).toEqual(alone);
+      clearInterval(watch);
+      expect(peak).toBeGreaterThan(1);
+      expect(peak).toBeLessThanOrEqual(maxBatchSize);
+      expect(batched.stats()).toEqual({ running: 0, queued: 0, maxBatchSize });
+      await batched.close();
+    }
+  });
+
+  it("frees the slot at once when a request is aborted, and throws RequestAbortedError to the reader", async () => {
+    const local = new Engine({ model: small.model, tokenizer: small.tokenizer, maxBatchSize: 1, contextLength: 256 });
+    const controller = new AbortController();
+    const running = local.complete({ promptIds: prompt("Abort me"), maxTokens: 200, stopTokens: [], signal: controller.signal });
+    const queued = new AbortController();
+    const waiting = local.complete({ promptIds: prompt("I wait"), maxTokens: 5, signal: queued.signal });
+    let received = 0;
+    await expect(async () => {
+      for await (const chunk of running.chunks) {
+        received += chunk.tokenIds.length;
+        if (received >= 3) {
+          expect(local.stats()).toMatchObject({ running: 1, queued: 1 });
+          queued.abort(); // the waiting request leaves the queue without running
+          expect(local.stats()).toMatchObject({ running: 1, queued: 0 });
+          controller.abort();
+          expect(local.stats()).toMatchObject({ running: 0, queued: 0 });
+        }
+      }
+    }).rejects.toThrow(RequestAbortedError);
+    await expect(running.usage).rejects.toThrow(RequestAbortedError);
+    await expect(waiting.usage).rejects.toMatchObject({ code: "ABORTED" });
+    expect(received).toBeLessThan(10);
+
+    // Breaking out of the loop aborts too; the row serves the next request.
+    const broken = local.complete({ promptIds: prompt("Stop reading"), maxTokens: 200, stopTokens: [] });
+    for await (const chunk of broken.chunks) if (chunk.tokenIds.length > 0) break;
+    expect(local.stats().running).toBe(0);
+    await expect(broken.usage).rejects.toThrow(RequestAbortedError);
+    const after = await collect(local.complete({ promptIds: prompt("Next"), maxTokens: 4, stopTokens: [] }));
+    expect(after.usage.completionTokens).toBe(4);
+    await local.close();
+  });
+
+  it("frees the row of a request aborted mid-prefill, whose computed prefix a later request reuses", async () => {
+    const local = new Engine({ model: small.model, tokenizer: small.tokenizer, maxBatchSize: 1, contextLength: 256, maxPrefillChunk: 8 });
+    const ids = prompt("Our economy is growing, our deficits are shrinking, and our businesses are creating jobs at a record pace.");
+    expect(ids.length).toBeGreaterThan(16);
+    const controller = new AbortController();
+    const aborted = local.complete({ promptIds: ids, maxTokens: 5, signal: controller.signal });
+    setImmediate(() => controller.abort()); // after the first prefill piece has started
+    await expect(aborted.usage).rejects.toThrow(RequestAbortedError);
+    expect(local.stats().running).toBe(0);
+    const reused = await collect(local.complete({ promptIds: ids, maxTokens: 6, sampling: { temperature: 0 }, stopTokens: [] }));
+    expect(reused.usage.cachedTokens).toBeGreaterThan(0);
+    local.clearPrefixCache();
+    const fresh = await collect(local.complete({ promptIds: ids, maxTokens: 6, sampling: { temperature: 0 }, stopTokens: [] }));
+    expect(fresh.usage.cachedTokens).toBe(0);
+    expect(reused.ids).toEqual(fresh.ids);
+    await local.close();
+  });
+
+  it("keeps the event loop responsive while decoding, and drains on close({ drain: true })", async () => {
+    const local = new Engine({ model: small.model, tokenizer: small.tokenizer, maxBatchSize: 4, contextLength: 256 });
+    // Compile the prefill and batch graphs first: compiling is not what this measures.
+    await Promise.all([1, 2, 3, 4].map((seed) => collect(local.complete({ promptIds: prompt("Keep going"), maxTokens: 3, sampling: { seed }, stopTokens: [] }))));
+    let last = performance.now();
+    let worstGap = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      worstGap = Math.max(worstGap, now - last);
+      last = now;
+    }, 1);
+    const completions = [1, 2, 3, 4].map((seed) => local.complete({ promptIds: prompt("Keep going"), maxTokens: 60, sampling: { seed }, stopTokens: [] }));
+    await local.close({ drain: true });
+    clearInterval(timer);
+    for (const completion of completions) expect((await completion.usage).completionTokens).toBe(60);
+    expect(worstGap).toBeLessThan(100);
+  });
+
+  it("ends before a stop string split across tokens, emitting nothing of it", async () => {
+    const ids = prompt("The budget");
+    const free = await collect(engine.complete({ promptIds: ids, maxTokens: 30, sampling: { temperature: 1, seed: 11 }, stopTokens: [] }));
+    // A stop string made of the end of one token and the start of the next.
+    const pieces = free.ids.map((id) => new TextDecoder().decode(engine.vocabulary.bytes(id)));
+    const k = pieces.findIndex((piece, i) => i > 2 && piece.length >= 2 && /^[\x20-\x7e]+$/.test(piece) && /^[\x20-\x7e]{2,}/.test(pieces[i + 1] ?? ""));
+    expect(k).toBeGreaterThan(0);
+    const stop = pieces[k]!.slice(-2) + pieces[k + 1]!.slice(0, 2);
+    const expected = free.text.slice(0, free.text.indexOf(stop));
+    const stopped = await collect(engine.complete({ promptIds: ids, maxTokens: 30, sampling: { temperature: 1, seed: 11 }, stopTokens: [], stop: ["never appears", stop] }));
+    expect(stopped.text).toBe(expected);
+    expect(stopped.finishReason).toBe("stop");
+    expect(stopped.ids).toEqual(free.ids.slice(0, stopped.ids.length));
+    for (const chunk of stopped.chunks) expect(chunk.text).not.toContain(stop);
+  });
+
+  it("streams chunks that never split a UTF-8 character, byte-fallback tokens included", async () => {
+    let byteTokens = 0;
+    for (const seed of [1, 2, 3, 4]) {
+      const result = await collect(engine.complete({ promptIds: prompt("Prices"), maxTokens: 40, sampling: { temperature: 1.5, seed }, stopTokens: [] }));
+      const bytes = result.ids.flatMap((id) => [...engine.vocabulary.bytes(id)]);
+      byteTokens += result.ids.filter((id) => /^<0x[89A-F][0-9A-F]>$/.test(small.tokenizer.idToToken(id) ?? "")).length;
+      for (const chunk of result.chunks) expect(chunk.text.isWellFormed()).toBe(true);
+      expect(result.text).toBe(new TextDecoder().decode(Uint8Array.from(bytes)));
+    }
+    expect(byteTokens).toBeGreaterThan(0); // the random model does emit raw bytes
+  });
+
+  it("reports the model's log-probabilities and top alternatives", async () => {
+    const ids = prompt("Freedom");
+    const result = await collect(engine.complete({ promptIds: ids, maxTokens: 5, sampling: { temperature: 0 }, topLogprobs: 3, stopTokens: [] }));
+    const logits = await small.model.forward([ids]);
+    const probabilities = softmax(logits.data.subarray(logits.size - small.config.vocabSize));
+    const first = result.chunks[0]!.logprobs![0]!;
+    expect(first.logprob).toBeCloseTo(Math.log(probabilities[result.ids[0]!]!), 5);
+    expect(first.topLogprobs).toHaveLength(3);
+    expect(first.topLogprobs[0]!.token).toBe(first.token);
+    expect(first.topLogprobs[0]!.logprob).toBe(first.logprob);
+    expect(first.topLogprobs[1]!.logprob).toBeLessThanOrEqual(first.topLogprobs[0]!.logprob);
+    for (const chunk of result.chunks) expect(chunk.logprobs).toHaveLength(chunk.tokenIds.length);
+  });
+
+  it("ends with finishReason length at maxTokens, clamped to the context", async () => {
+    const ids = prompt("Jobs");
+    const result = await collect(engine.complete({ promptIds: ids, maxTokens: 9, stopTokens: [] }));
+    expect(result.finishReason).toBe("length");
+    expect(result.usage.completionTokens).toBe(9);
+    const long = Array.from({ length: 250 }, (_, i) => ids[i % ids.length]!);
+    const clamped = await collect(engine.complete({ promptIds: long, maxTokens: 100, stopTokens: [] }));
+    expect(clamped.usage.completionTokens).toBe(6);
+    expect(clamped.finishReason).toBe("length");
+  });
+
+  it("rejects bad requests at once with typed errors", async () => {
+    const ids = prompt("x");
+    expect(() => engine.complete({ promptIds: [], maxTokens: 4 })).toThrow(InvalidRequestError);
+    expect(() => engine.complete({ promptIds: [small.config.vocabSize], maxTokens: 4 })).toThrow(/promptIds\[0\]/);
+    expect(() => engine.complete({ promptIds: ids, maxTokens: 0 })).toThrow(InvalidRequestError);
+    expect(() => engine.complete({ promptIds: ids, maxTokens: 4, sampling: { temperature: -1 } })).toThrow(/temperature/);
+    expect(() => engine.complete({ promptIds: new Array<number>(256).fill(2), maxTokens: 4 })).toThrow(ContextLengthExceededError);
+    expect(() => engine.complete({ promptIds: ids, maxTokens: 4, signal: AbortSignal.abort() })).toThrow(RequestAbortedError);
+    const closing = new Engine({ model: small.model, tokenizer: small.tokenizer, maxBatchSize: 1, contextLength: 64 });
+    const pending = closing.complete({ promptIds: ids, maxTokens: 50, stopTokens: [] });
+    await closing.close();
+    await expect(pending.usage).rejects.toThrow(EngineClosedError);
+    expect(() => closing.complete({ promptIds: ids, maxTokens: 4 })).toThrow(EngineClosedError);
+  });
+});
