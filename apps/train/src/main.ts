@@ -6,7 +6,7 @@ import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { AdamW, Gemma2Model, generate, initParams, LanguageModelStep, parameterCount, presetConfig, tokenBatch, train, warmupCosine } from "@gemma-ts/core";
 import { OnnxBackend, saveHfCheckpoint } from "@gemma-ts/core/node";
-import { trainBpe } from "@gemma-ts/tokenizer";
+import { GEMMA_SPECIAL_TOKENS, trainBpe } from "@gemma-ts/tokenizer";
 import { Command } from "commander";
 import { stateOfTheUnion } from "./corpus.js";
 import { progressBar } from "./progress.js";
@@ -29,7 +29,8 @@ const speeches: string[] = [];
 for await (const document of stateOfTheUnion()) speeches.push(document.text);
 const trainTexts = speeches.filter((_, i) => i % 10 !== 0);
 const heldOutTexts = speeches.filter((_, i) => i % 10 === 0);
-const trained = await trainBpe(trainTexts, { vocabSize: config.vocabSize });
+// Gemma's chat turn markers are special tokens, so the saved model can be served as a chat model.
+const trained = await trainBpe(trainTexts, { vocabSize: config.vocabSize, specialTokens: [...GEMMA_SPECIAL_TOKENS, "<start_of_turn>", "<end_of_turn>"] });
 const tokenizer = trained.toTokenizer();
 const encode = (texts: string[]) => Int32Array.from(texts.flatMap((text) => Array.from(tokenizer.encode(text).ids)));
 const trainTokens = encode(trainTexts);
