@@ -4,7 +4,7 @@
 export { createServer, type GemmaServer, type ServerOptions } from "./server.js";
 export { runServer, type RunServerOptions } from "./run-server.js";
 export { DirectoryModelRegistry, isSafeModelName, type DirectoryModelRegistryOptions, type ModelInfo, type ModelLoader, type ModelRegistry } from "./model-registry.js";
-export { LOAD_STAGES, loadServedModel, type EngineSettings, type LoadOptions, type LoadStage } from "./model-loader.js";
+export { LOAD_STAGES, loadServedModel, MODEL_BACKENDS, type EngineSettings, type LoadOptions, type LoadStage, type ModelBackend } from "./model-loader.js";
 export { chatPromptIds, toGemmaTurns } from "./chat-prompt.js";
 export { completionPromptIds } from "./completions.js";
 export { closeServedModel, type ServedModel, type ServingEngine } from "./served-model.js";

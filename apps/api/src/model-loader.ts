@@ -1,10 +1,12 @@
-// A model folder -> a ServedModel: the Hugging Face checkpoint (config.json + safetensors), its
-// tokenizer.json, a Gemma2Model on onnxruntime, and an Engine over them. Shared by the server
-// (folders of --model-dir, loaded on first use) and the CLI's generate, chat and serve.
+// A model folder -> a ServedModel: a CausalLM, its tokenizer.json, and an Engine over them. The
+// model is the Hugging Face checkpoint (config.json + safetensors) as a Gemma2Model on the core's
+// graphs, or an exported ONNX folder (config.json + onnx/model.onnx, `gemma-ts convert --to-onnx`)
+// as an OnnxFolderModel; by default the folder's files decide. Shared by the server (folders of
+// --model-dir, loaded on first use) and the CLI's generate, chat and serve.
 import { readdir, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { Gemma2Model } from "@gemma-ts/core";
-import { loadHfCheckpoint, OnnxBackend } from "@gemma-ts/core/node";
+import { Gemma2Model, type CausalLM } from "@gemma-ts/core";
+import { INDEX_FILE, loadHfCheckpoint, OnnxBackend, OnnxFolderModel, ONNX_MODEL_FILE, SINGLE_FILE } from "@gemma-ts/core/node";
 import { Engine } from "@gemma-ts/serve";
 import { loadTokenizer } from "@gemma-ts/tokenizer/node";
 import { ConfigurationError } from "./errors.js";
@@ -17,7 +19,12 @@ export interface EngineSettings {
   contextLength?: number;
   /** onnxruntime intra-op threads (default: onnxruntime's choice). */
   threads?: number;
+  /** "core": safetensors on the core's graphs; "onnx": onnx/model.onnx; "auto" (default): safetensors if present, else ONNX. */
+  backend?: ModelBackend;
 }
+
+export type ModelBackend = "auto" | "core" | "onnx";
+export const MODEL_BACKENDS: readonly ModelBackend[] = ["auto", "core", "onnx"];
 
 export type LoadStage = "config" | "weights" | "tokenizer" | "engine";
 export const LOAD_STAGES: readonly LoadStage[] = ["config", "weights", "tokenizer", "engine"];
@@ -34,34 +41,66 @@ const DEFAULT_CONTEXT = 4096;
 export async function loadServedModel(folder: string, options: LoadOptions = {}): Promise<ServedModel> {
   const dir = resolve(folder);
   const config = await stat(join(dir, "config.json")).catch(() => undefined);
-  if (!config?.isFile()) throw new ConfigurationError(`${folder} has no config.json; a model folder holds config.json, safetensors weights and tokenizer.json`);
-  if (!(await stat(join(dir, "tokenizer.json")).catch(() => undefined))?.isFile()) {
+  if (!config?.isFile()) throw new ConfigurationError(`${folder} has no config.json; a model folder holds config.json, safetensors weights (or onnx/model.onnx) and tokenizer.json`);
+  if (!(await isFile(join(dir, "tokenizer.json")))) {
     throw new ConfigurationError(`${folder} has no tokenizer.json; it is needed to encode prompts and decode the output`);
   }
-  const weightBytes = await safetensorsBytes(dir);
+  const backend = await chooseBackend(folder, dir, options.backend ?? "auto");
+  const weightBytes = backend === "core" ? await safetensorsBytes(dir) : (await stat(join(dir, ONNX_MODEL_FILE))).size;
   const progress = options.onProgress ?? (() => {});
   progress("config", { weightBytes });
   progress("weights", { weightBytes });
+  const model = await loadModel(dir, backend, options.threads);
+  try {
+    progress("tokenizer", { weightBytes });
+    const tokenizer = await loadTokenizer(join(dir, "tokenizer.json"));
+    progress("engine", { weightBytes });
+    const contextLength = options.contextLength ?? Math.min(model.config.maxPositionEmbeddings, DEFAULT_CONTEXT);
+    const engine = new Engine({ model, tokenizer, maxBatchSize: options.maxBatchSize ?? 8, contextLength });
+    progress("done", { weightBytes });
+    return {
+      id: options.id ?? basename(dir),
+      engine,
+      tokenizer,
+      contextLength,
+      created: Math.floor(config.mtimeMs / 1000),
+      async close() {
+        await engine.close();
+        await model.dispose();
+      },
+    };
+  } catch (error) {
+    await model.dispose();
+    throw error;
+  }
+}
+
+/** The checkpoint on the core's graphs, or the exported ONNX graph on its own session. */
+async function loadModel(dir: string, backend: "core" | "onnx", threads: number | undefined): Promise<CausalLM> {
+  if (backend === "onnx") return OnnxFolderModel.load(dir, threads === undefined ? {} : { intraOpThreads: threads });
   const checkpoint = await loadHfCheckpoint(dir);
-  progress("tokenizer", { weightBytes });
-  const tokenizer = await loadTokenizer(join(dir, "tokenizer.json"));
-  progress("engine", { weightBytes });
-  const backend = new OnnxBackend(options.threads === undefined ? {} : { intraOpThreads: options.threads });
-  const model = new Gemma2Model(checkpoint.config, checkpoint.params, backend);
-  const contextLength = options.contextLength ?? Math.min(checkpoint.config.maxPositionEmbeddings, DEFAULT_CONTEXT);
-  const engine = new Engine({ model, tokenizer, maxBatchSize: options.maxBatchSize ?? 8, contextLength });
-  progress("done", { weightBytes });
-  return {
-    id: options.id ?? basename(dir),
-    engine,
-    tokenizer,
-    contextLength,
-    created: Math.floor(config.mtimeMs / 1000),
-    async close() {
-      await engine.close();
-      await model.dispose();
-    },
-  };
+  return new Gemma2Model(checkpoint.config, checkpoint.params, new OnnxBackend(threads === undefined ? {} : { intraOpThreads: threads }));
+}
+
+/** "auto": safetensors weights -> core, else onnx/model.onnx -> onnx; a forced backend needs its files. */
+async function chooseBackend(folder: string, dir: string, wanted: ModelBackend): Promise<"core" | "onnx"> {
+  if (!MODEL_BACKENDS.includes(wanted)) throw new ConfigurationError(`backend must be one of ${MODEL_BACKENDS.join(", ")}, got '${String(wanted)}'`);
+  const hasSafetensors = (await isFile(join(dir, SINGLE_FILE))) || (await isFile(join(dir, INDEX_FILE)));
+  const hasOnnx = await isFile(join(dir, ONNX_MODEL_FILE));
+  if (wanted === "core" || (wanted === "auto" && hasSafetensors)) {
+    if (!hasSafetensors) throw new ConfigurationError(`${folder} has no ${SINGLE_FILE} or ${INDEX_FILE} for the core backend`);
+    return "core";
+  }
+  if (!hasOnnx) {
+    throw new ConfigurationError(
+      wanted === "onnx" ? `${folder} has no ${ONNX_MODEL_FILE} for the onnx backend` : `${folder} has neither safetensors weights (${SINGLE_FILE}, ${INDEX_FILE}) nor ${ONNX_MODEL_FILE}`,
+    );
+  }
+  return "onnx";
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isFile() ?? false;
 }
 
 /** Total size of the weight files, for the progress display (0 when unknown). */

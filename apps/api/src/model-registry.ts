@@ -35,7 +35,7 @@ export function isSafeModelName(name: string): boolean {
 export interface DirectoryModelRegistryOptions {
   /** Models already loaded, served under their ids. */
   models?: readonly ServedModel[];
-  /** A directory whose subfolders (config.json + safetensors + tokenizer.json) are models. */
+  /** A directory whose subfolders (config.json + safetensors or onnx/model.onnx + tokenizer.json) are models. */
   modelDir?: string;
   /** How a folder becomes a model (loadServedModel from model-loader.ts in practice). */
   load?: ModelLoader;

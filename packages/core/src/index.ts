@@ -23,6 +23,7 @@ export { PRESETS, presetConfig, type PresetName } from "./models/gemma2/presets.
 export { forEachParameter, parameterCount, parameterSpecs, type Gemma2Params, type ParameterKind, type ParameterSpec } from "./models/gemma2/params.js";
 export { initParams } from "./models/gemma2/init.js";
 export { gemma2Forward, type Gemma2ForwardInputs, type Gemma2ForwardOutputs, type WeightSource } from "./models/gemma2/forward.js";
+export type { CausalLM } from "./models/causal-lm.js";
 export { Gemma2Model } from "./models/gemma2/model.js";
 export { KVCache } from "./models/gemma2/kv-cache.js";
 export { attentionMask } from "./models/gemma2/masks.js";

@@ -30,4 +30,5 @@ export { OnnxBackend, OnnxExecutable, type OnnxBackendOptions } from "./backend/
 export { exportOnnxFolder, ONNX_MODEL_FILE, type ExportOnnxFolderOptions, type ExportOnnxFolderResult } from "./io/onnx-export/export-folder.js";
 export { checkFitsOneOnnxFile, gemma2OnnxModel, gemma2OnnxSignature, GEMMA2_ONNX_OPSET, MAX_ONNX_WEIGHT_BYTES, ONNX_DIMS, type Gemma2OnnxSignature } from "./io/onnx-export/gemma2-onnx.js";
 export { DynamicGraph, type Dim, type ShapePart, type Value as OnnxValue } from "./io/onnx-export/dynamic-graph.js";
+export { OnnxFolderModel, type OnnxFolderModelOptions } from "./io/onnx-export/onnx-folder-model.js";
 export type { TokenizerFiles } from "./io/onnx-export/tokenizer-files.js";

@@ -4,7 +4,7 @@
 // shapes are compiled), then advances every decoding row by one token with one batched forward
 // pass. Requests join and leave between steps; a finished or aborted request frees its row at
 // once. The loop yields to the event loop between steps, so an HTTP server stays responsive.
-import { KVCache, type Gemma2Model } from "@gemma-ts/core";
+import { KVCache, type CausalLM } from "@gemma-ts/core";
 import type { Tokenizer } from "@gemma-ts/tokenizer";
 import { ActiveRequest } from "./active-request.js";
 import {
@@ -31,7 +31,7 @@ export class Engine {
   readonly maxPrefillChunk: number;
   readonly vocabulary: TokenVocabulary;
 
-  private readonly model: Gemma2Model;
+  private readonly model: CausalLM;
   private readonly cache: KVCache;
   private readonly rows: RowPool<ActiveRequest>;
   private readonly queue: ActiveRequest[] = [];

@@ -1,10 +1,11 @@
 // The serving engine's contract: what a request asks for and what streams back. The HTTP layer
 // (apps/api) translates OpenAI's wire format to and from these; nothing here knows about HTTP.
-import type { Gemma2Model, SamplingOptions } from "@gemma-ts/core";
+import type { CausalLM, SamplingOptions } from "@gemma-ts/core";
 import type { Tokenizer } from "@gemma-ts/tokenizer";
 
 export interface EngineOptions {
-  model: Gemma2Model;
+  /** The core's graphs (Gemma2Model) or an exported ONNX folder (OnnxFolderModel). */
+  model: CausalLM;
   /** Decodes generated ids to text and names the default stop tokens (<eos>, <end_of_turn>). */
   tokenizer: Tokenizer;
   /** Requests decoded together; one KV-cache row each. Default 8. */

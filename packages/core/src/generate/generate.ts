@@ -4,7 +4,7 @@
 // UTF-8-safe deltas) belong to whoever holds the tokenizer.
 import { InvalidArgumentError } from "../errors.js";
 import { KVCache } from "../models/gemma2/kv-cache.js";
-import type { Gemma2Model } from "../models/gemma2/model.js";
+import type { CausalLM } from "../models/causal-lm.js";
 import type { HostTensor } from "../tensor/host-tensor.js";
 import type { SamplingOptions } from "./logits-processors.js";
 import { Sampler, type SampledToken } from "./sampler.js";
@@ -25,7 +25,7 @@ export interface GeneratedToken extends SampledToken {
   finishReason?: "stop" | "length";
 }
 
-export async function* generate(model: Gemma2Model, promptIds: readonly number[], options: GenerateOptions): AsyncGenerator<GeneratedToken> {
+export async function* generate(model: CausalLM, promptIds: readonly number[], options: GenerateOptions): AsyncGenerator<GeneratedToken> {
   if (promptIds.length === 0) throw new InvalidArgumentError("promptIds", "the prompt needs at least one token (e.g. <bos>)");
   const capacity = promptIds.length + options.maxNewTokens;
   const cache = options.cache ?? new KVCache(model.config, { capacity: Math.min(capacity, model.config.maxPositionEmbeddings) });

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { Gemma2Model, initParams, presetConfig, type Gemma2Config } from "@gemma-ts/core";
+import { Gemma2Model, initParams, presetConfig, type Gemma2Config, type Gemma2Params } from "@gemma-ts/core";
 import { OnnxBackend } from "@gemma-ts/core/node";
 import { trainBpe, type Tokenizer } from "@gemma-ts/tokenizer";
 
@@ -33,14 +33,16 @@ export async function sotuTokenizer(vocabSize = 1500): Promise<Tokenizer> {
 export interface SmallModel {
   tokenizer: Tokenizer;
   config: Gemma2Config;
+  params: Gemma2Params;
   model: Gemma2Model;
 }
 
 export async function smallModel(overrides: Partial<Gemma2Config> = {}, seed = 1): Promise<SmallModel> {
   const tokenizer = await sotuTokenizer();
   const config: Gemma2Config = { ...presetConfig("gemma2-tiny"), vocabSize: tokenizer.vocabSize, maxPositionEmbeddings: 512, ...overrides };
-  const model = new Gemma2Model(config, initParams(config, seed), new OnnxBackend({ intraOpThreads: 1 }));
-  return { tokenizer, config, model };
+  const params = initParams(config, seed);
+  const model = new Gemma2Model(config, params, new OnnxBackend({ intraOpThreads: 1 }));
+  return { tokenizer, config, params, model };
 }
 
 /** Encodes a prompt the way a chat client would: <bos> first. */

@@ -6,6 +6,7 @@ import { GraphBuilder, type SymbolicTensor } from "../../graph/builder.js";
 import { InvalidArgumentError } from "../../errors.js";
 import { ropeTables } from "../../nn/rope.js";
 import { HostTensor } from "../../tensor/host-tensor.js";
+import type { CausalLM } from "../causal-lm.js";
 import type { Gemma2Config, LayerKind } from "./config.js";
 import { gemma2Forward } from "./forward.js";
 import type { KVCache } from "./kv-cache.js";
@@ -14,7 +15,7 @@ import type { Gemma2Params } from "./params.js";
 
 const KINDS: readonly LayerKind[] = ["sliding_attention", "full_attention"];
 
-export class Gemma2Model {
+export class Gemma2Model implements CausalLM {
   private readonly executables = new Map<string, Promise<Executable>>();
 
   constructor(
