@@ -5,7 +5,7 @@
 import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { AdamW, Gemma2Model, generate, initParams, LanguageModelStep, parameterCount, presetConfig, tokenBatch, train, warmupCosine } from "@gemma-ts/core";
-import { OnnxBackend, saveHfCheckpoint } from "@gemma-ts/core/node";
+import { OnnxBackend, saveHfCheckpoint, saveTrainingState } from "@gemma-ts/core/node";
 import { GEMMA_SPECIAL_TOKENS, trainBpe } from "@gemma-ts/tokenizer";
 import { Command } from "commander";
 import { stateOfTheUnion } from "./corpus.js";
@@ -49,9 +49,10 @@ const heldOutLoss = async () => {
 };
 const lossBefore = await heldOutLoss();
 const bar = progressBar(options.steps);
+const optimizer = new AdamW({ weightDecay: 0.01, noDecay: (name) => name.endsWith("norm.weight") });
 await train({
   params,
-  optimizer: new AdamW({ weightDecay: 0.01, noDecay: (name) => name.endsWith("norm.weight") }),
+  optimizer,
   schedule: warmupCosine({ maxLr: 3e-3, warmupSteps: 20, totalSteps: options.steps }),
   batch: (index) => tokenBatch(trainTokens, { ...shape, seed: options.seed }, index),
   step: (p, batch) => step.run(p, batch),
@@ -68,6 +69,8 @@ console.log(`held-out    loss ${lossBefore.toFixed(3)} -> ${lossAfter.toFixed(3)
 const out = resolve(options.out);
 await saveHfCheckpoint(out, config, params);
 await writeFile(join(out, "tokenizer.json"), trained.toJsonString());
+// The optimizer state too, so a later stage (or a longer run) resumes exactly where this one ended.
+await saveTrainingState(out, { step: options.steps, optimizer: optimizer.state });
 console.log(`saved       ${out}`);
 
 // 4. A sample.

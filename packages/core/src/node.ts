@@ -32,3 +32,4 @@ export { checkFitsOneOnnxFile, gemma2OnnxModel, gemma2OnnxSignature, GEMMA2_ONNX
 export { DynamicGraph, type Dim, type ShapePart, type Value as OnnxValue } from "./io/onnx-export/dynamic-graph.js";
 export { OnnxFolderModel, type OnnxFolderModelOptions } from "./io/onnx-export/onnx-folder-model.js";
 export type { TokenizerFiles } from "./io/onnx-export/tokenizer-files.js";
+export { loadTrainingState, OPTIMIZER_FILE, saveTrainingState, TRAINER_STATE_FILE, type TrainingState } from "./io/training-state.js";
