@@ -2,10 +2,9 @@
 // on the bundled State of the Union corpus, pre-train the ~1M-parameter Gemma 2 preset on it for
 // a couple of minutes, save the checkpoint (a Hugging Face folder with its tokenizer), sample
 // from it, and print how to serve it. Later issues add distillation and post-training stages.
-import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { AdamW, Gemma2Model, generate, initParams, LanguageModelStep, parameterCount, presetConfig, tokenBatch, train, warmupCosine } from "@gemma-ts/core";
-import { OnnxBackend, saveHfCheckpoint, saveTrainingState } from "@gemma-ts/core/node";
+import { atomicWriteFile, OnnxBackend, saveHfCheckpoint, saveTrainingState } from "@gemma-ts/core/node";
 import { GEMMA_SPECIAL_TOKENS, trainBpe } from "@gemma-ts/tokenizer";
 import { Command } from "commander";
 import { stateOfTheUnion } from "./corpus.js";
@@ -68,7 +67,7 @@ console.log(`held-out    loss ${lossBefore.toFixed(3)} -> ${lossAfter.toFixed(3)
 // 3. The checkpoint: a Hugging Face folder that gemma-ts, transformers and the converters read.
 const out = resolve(options.out);
 await saveHfCheckpoint(out, config, params);
-await writeFile(join(out, "tokenizer.json"), trained.toJsonString());
+await atomicWriteFile(join(out, "tokenizer.json"), trained.toJsonString());
 // The optimizer state too, so a later stage (or a longer run) resumes exactly where this one ended.
 await saveTrainingState(out, { step: options.steps, optimizer: optimizer.state });
 console.log(`saved       ${out}`);
