@@ -3,6 +3,7 @@
 // model loading both share with the CLI's generate and chat.
 export { createServer, type GemmaServer, type ServerOptions } from "./server.js";
 export { runServer, type RunServerOptions } from "./run-server.js";
+export { addServeFlags, integerFlag, serverOptionsFromFlags, type ServeFlags } from "./serve-flags.js";
 export { DirectoryModelRegistry, isSafeModelName, type DirectoryModelRegistryOptions, type ModelInfo, type ModelLoader, type ModelRegistry } from "./model-registry.js";
 export { LOAD_STAGES, loadServedModel, MODEL_BACKENDS, type EngineSettings, type LoadOptions, type LoadStage, type ModelBackend } from "./model-loader.js";
 export { chatPromptIds, toGemmaTurns } from "./chat-prompt.js";
