@@ -36,7 +36,7 @@ export { warmupCosine, type WarmupCosineOptions } from "./optim/schedules.js";
 export { LanguageModelStep, languageModelStepInputs, traceLanguageModelStep, type StepResult, type StepShape } from "./train/language-model-step.js";
 export { tokenBatch, type TokenBatchOptions } from "./train/token-batches.js";
 export { train, type TrainOptions, type TrainStepOutput } from "./train/loop.js";
-export { applyPenalties, applyTemperatureAndTruncation, softmax, type SamplingOptions } from "./generate/logits-processors.js";
+export { applyPenalties, applyTemperatureAndTruncation, softmax, topIndices, type SamplingOptions } from "./generate/logits-processors.js";
 export { argmax, Sampler, type SampledToken } from "./generate/sampler.js";
 export { generate, type GenerateOptions, type GeneratedToken } from "./generate/generate.js";
 export { attention, type AttentionInputs, type AttentionOutputs, type AttentionShape, type AttentionWeights } from "./nn/attention.js";

@@ -9,8 +9,10 @@ import {
   Gemma2Model,
   generate,
   KVCache,
+  Random,
   Sampler,
   softmax,
+  topIndices,
   type GeneratedToken,
 } from "../src/index.js";
 import { OnnxBackend } from "../src/node.js";
@@ -107,6 +109,17 @@ describe("logits processors", () => {
     expect(Array.from(logits)).toEqual([1, -4, 1]);
     applyPenalties(logits, new Map([[0, 3], [2, 0]]), { frequencyPenalty: 0.5, presencePenalty: 0.25 });
     expect(Array.from(logits)).toEqual([1 - 1.5 - 0.25, -4, 1]);
+  });
+
+  it("selects the top k exactly as a full sort does, ties included", () => {
+    const random = new Random(1);
+    for (let trial = 0; trial < 200; trial++) {
+      const n = 1 + Math.floor(random.uniform() * 2000);
+      const values = Float32Array.from({ length: n }, () => Math.round(random.normal() * 4) / 2);
+      const k = 1 + Math.floor(random.uniform() * n);
+      const sorted = Array.from(values.keys()).sort((a, b) => values[b]! - values[a]! || a - b);
+      expect(topIndices(values, k)).toEqual(sorted.slice(0, k));
+    }
   });
 
   it("samples in proportion to the softmax", () => {

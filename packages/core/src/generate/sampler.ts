@@ -3,7 +3,7 @@
 // Log-probabilities are reported from the model's own distribution (before temperature and
 // truncation), as OpenAI's logprobs are.
 import { Random } from "../tensor/random.js";
-import { applyPenalties, applyTemperatureAndTruncation, softmax, type SamplingOptions } from "./logits-processors.js";
+import { applyPenalties, applyTemperatureAndTruncation, softmax, topIndices, type SamplingOptions } from "./logits-processors.js";
 
 export interface SampledToken {
   token: number;
@@ -37,10 +37,7 @@ export class Sampler {
     const sampled: SampledToken = { token, logprob: modelLogprobs[token]! };
     const top = this.options.topLogprobs ?? 0;
     if (top > 0) {
-      sampled.topLogprobs = Array.from(modelLogprobs.keys())
-        .sort((a, b) => modelLogprobs[b]! - modelLogprobs[a]! || a - b)
-        .slice(0, top)
-        .map((id) => ({ token: id, logprob: modelLogprobs[id]! }));
+      sampled.topLogprobs = topIndices(modelLogprobs, top).map((id) => ({ token: id, logprob: modelLogprobs[id]! }));
     }
     return sampled;
   }
