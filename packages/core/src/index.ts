@@ -7,7 +7,22 @@ export { Random } from "./tensor/random.js";
 export type { BinaryOpName, CompareOpName, Op, OpKind, ReduceOpName, UnaryOpName } from "./graph/ops.js";
 export { describeGraph, type Graph, type Node } from "./graph/graph.js";
 export { GraphBuilder, SymbolicTensor, type Operand } from "./graph/builder.js";
-export type { Backend, Executable, TensorMap } from "./backend/backend.js";
+export type { Backend, BackendTensor, Executable, RunInput, TensorMap } from "./backend/backend.js";
+export {
+  bindDims,
+  dim,
+  dimAdd,
+  dimDivide,
+  dimEquals,
+  dimMul,
+  dimProduct,
+  dimSub,
+  evaluateDims,
+  showDims,
+  type Dim,
+  type DimBindings,
+  type Dims,
+} from "./graph/dims.js";
 export {
   ReferenceBackend,
   ReferenceExecutable,

@@ -149,7 +149,7 @@ function traceCase(testCase: Case, random: Random): { graph: Graph; covered: Set
   const x = Object.fromEntries(Object.entries(testCase.inputs).map(([name, spec]) => [name, b.input(name, "float32", spec.shape)]));
   const y = testCase.build(b, x);
   const traced = b.build({ y }).nodes;
-  const weights = HostTensor.float32(y.shape, Array.from({ length: y.shape.reduce((p, d) => p * d, 1) }, () => random.normal()));
+  const weights = HostTensor.float32(y.shape as number[], Array.from({ length: (y.shape as number[]).reduce((p, d) => p * d, 1) }, () => random.normal()));
   const loss = y.cast("float32").mul(b.constant(weights)).sum();
   const covered = new Set<string>();
   for (const node of traced) {

@@ -5,7 +5,7 @@
 import { InvalidArgumentError, ShapeMismatchError } from "../errors.js";
 import { GraphBuilder, type SymbolicTensor } from "../graph/builder.js";
 import type { Graph, Node } from "../graph/graph.js";
-import { sizeOf } from "../tensor/host-tensor.js";
+import { dimEquals } from "../graph/dims.js";
 import { GRADIENT_RULES, isFloatDType, type GradientContext, type InputGradients } from "./gradients.js";
 import { replay } from "./replay.js";
 
@@ -42,7 +42,7 @@ export function gradients(graph: Graph, options: GradientOptions): Graph {
   const grads = new Map<number, SymbolicTensor>();
   const accumulate = (node: Node, gradient: SymbolicTensor, from: string): void => {
     // A rule returning the wrong shape would otherwise surface far away, or broadcast silently.
-    if (gradient.shape.length !== node.shape.length || gradient.shape.some((d, i) => d !== node.shape[i])) {
+    if (gradient.shape.length !== node.shape.length || gradient.shape.some((d, i) => !dimEquals(d, node.shape[i]!))) {
       throw new ShapeMismatchError(`gradient rule of ${from}`, `gave [${gradient.shape.join(", ")}] for a [${node.shape.join(", ")}] input`);
     }
     const existing = grads.get(node.id);
@@ -79,7 +79,7 @@ function checkLoss(graph: Graph, nodes: ReadonlyMap<number, Node>, loss: string)
   const id = graph.outputs.get(loss);
   if (id === undefined) throw new InvalidArgumentError("loss", `'${loss}' is not an output of the graph (outputs: ${[...graph.outputs.keys()].join(", ")})`);
   const node = nodes.get(id)!;
-  if (!isFloatDType(node.dtype) || sizeOf(node.shape) !== 1) {
+  if (!isFloatDType(node.dtype) || node.shape.some((d) => d !== 1)) {
     throw new InvalidArgumentError("loss", `'${loss}' must be a float scalar (rank 0 or size 1), got ${node.dtype}[${node.shape.join(", ")}]`);
   }
   return id;

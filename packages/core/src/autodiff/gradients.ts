@@ -5,7 +5,7 @@
 import type { SymbolicTensor } from "../graph/builder.js";
 import type { BinaryOpName, Op, OpKind, UnaryOpName } from "../graph/ops.js";
 import type { DType } from "../tensor/dtype.js";
-import type { Shape } from "../tensor/host-tensor.js";
+import { dimAdd, dimEquals, dimSub, type Dim, type Dims } from "../graph/dims.js";
 
 export interface GradientContext<O extends Op = Op> {
   readonly op: O;
@@ -30,14 +30,14 @@ export function isFloatDType(dtype: DType): boolean {
   return dtype === "float32" || dtype === "float16" || dtype === "bfloat16";
 }
 
-const sameShape = (a: Shape, b: Shape): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+const sameShape = (a: Dims, b: Dims): boolean => a.length === b.length && a.every((d, i) => dimEquals(d, b[i]!));
 
 /**
  * The gradient of a value that was broadcast from `shape`: sum over the axes broadcasting added
  * (leading ones) or stretched (size 1 in `shape`), then reshape to `shape`.
  * [broadcast of shape] -> [shape]
  */
-export function sumToShape(tensor: SymbolicTensor, shape: Shape): SymbolicTensor {
+export function sumToShape(tensor: SymbolicTensor, shape: Dims): SymbolicTensor {
   if (sameShape(tensor.shape, shape)) return tensor;
   const leading = tensor.rank - shape.length;
   const axes: number[] = [];
@@ -52,7 +52,7 @@ export function sumToShape(tensor: SymbolicTensor, shape: Shape): SymbolicTensor
 const zero = (like: SymbolicTensor): SymbolicTensor => like.builder.scalar(0, like.dtype);
 
 /** Zeros of `shape`, as a broadcast scalar rather than a constant the size of the tensor. */
-function zeros(like: SymbolicTensor, shape: Shape): SymbolicTensor {
+function zeros(like: SymbolicTensor, shape: Dims): SymbolicTensor {
   return zero(like).broadcastTo(shape);
 }
 
@@ -186,9 +186,9 @@ export const GRADIENT_RULES: { readonly [K in DifferentiableKind]: Rule<K> } = {
     let padded = grad;
     op.axes.forEach((axis, i) => {
       const before = op.starts[i]!;
-      const after = x!.shape[axis]! - op.ends[i]!;
-      const band = (size: number) => zeros(grad, padded.shape.map((d, a) => (a === axis ? size : d)));
-      const parts = [...(before > 0 ? [band(before)] : []), padded, ...(after > 0 ? [band(after)] : [])];
+      const after = dimSub(x!.shape[axis]!, op.ends[i]!);
+      const band = (size: Dim) => zeros(grad, padded.shape.map((d, a) => (a === axis ? size : d)));
+      const parts = [...(before !== 0 ? [band(before)] : []), padded, ...(after !== 0 ? [band(after)] : [])];
       if (parts.length > 1) padded = grad.builder.concat(parts, axis);
     });
     return [padded];
@@ -196,10 +196,10 @@ export const GRADIENT_RULES: { readonly [K in DifferentiableKind]: Rule<K> } = {
 
   // Each part's gradient is its slice of the output gradient.
   concat: ({ op, inputs, grad, needs }) => {
-    let offset = 0;
+    let offset: Dim = 0;
     return inputs.map((part, i) => {
       const start = offset;
-      const end = (offset += part.shape[op.axis]!);
+      const end = (offset = dimAdd(offset, part.shape[op.axis]!));
       return when(needs[i], () => grad.slice(op.axis, start, end));
     });
   },

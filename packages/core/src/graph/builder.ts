@@ -3,7 +3,8 @@
 // compile. Nodes are appended in the order they are created, so the graph is topologically sorted.
 import { InvalidArgumentError, ShapeMismatchError } from "../errors.js";
 import type { DType } from "../tensor/dtype.js";
-import { HostTensor, type Shape } from "../tensor/host-tensor.js";
+import { HostTensor } from "../tensor/host-tensor.js";
+import { allStatic, dim, dimProduct, dimDivide, showDims, type Dim, type Dims } from "./dims.js";
 import type { Graph, Node } from "./graph.js";
 import type { BinaryOpName, CompareOpName, Op, UnaryOpName } from "./ops.js";
 import {
@@ -21,9 +22,10 @@ export class GraphBuilder {
   private readonly nodes: Node[] = [];
   private readonly inputIds = new Map<string, number>();
 
-  input(name: string, dtype: DType, shape: Shape): SymbolicTensor {
+  /** A run-time input; dims may be names ("batch") bound from the given tensor's shape. */
+  input(name: string, dtype: DType, shape: Dims): SymbolicTensor {
     if (this.inputIds.has(name)) throw new InvalidArgumentError("input", `'${name}' is declared twice`);
-    const tensor = this.append({ kind: "input", name }, [], dtype, shape);
+    const tensor = this.append({ kind: "input", name }, [], dtype, shape.map(dim));
     this.inputIds.set(name, tensor.id);
     return tensor;
   }
@@ -54,7 +56,8 @@ export class GraphBuilder {
   }
 
   /** The gradient of `gather`: a [rows, ...] tensor with `updates` rows summed in at `indices`. */
-  scatterAdd(indices: SymbolicTensor, updates: SymbolicTensor, rows: number): SymbolicTensor {
+  scatterAdd(indices: SymbolicTensor, updates: SymbolicTensor, rows: Dim): SymbolicTensor {
+    if (typeof rows !== "number") throw new ShapeMismatchError("scatterAdd", `the table's row count must be static, got ${rows}`);
     const rowShape = updates.shape.slice(indices.shape.length);
     if (indices.shape.some((d, i) => updates.shape[i] !== d)) {
       throw new ShapeMismatchError("scatterAdd", `updates [${updates.shape.join(", ")}] do not start with indices' shape`);
@@ -68,7 +71,7 @@ export class GraphBuilder {
   }
 
   /** Appends a node whose shape the caller has already checked. */
-  append(op: Op, inputs: readonly number[], dtype: DType, shape: Shape): SymbolicTensor {
+  append(op: Op, inputs: readonly number[], dtype: DType, shape: Dims): SymbolicTensor {
     const node: Node = { id: this.nodes.length, op, inputs, dtype, shape: [...shape] };
     this.nodes.push(node);
     return new SymbolicTensor(this, node.id, dtype, node.shape);
@@ -107,7 +110,7 @@ export class SymbolicTensor {
     readonly builder: GraphBuilder,
     readonly id: number,
     readonly dtype: DType,
-    readonly shape: Shape,
+    readonly shape: Dims,
   ) {}
 
   get rank(): number {
@@ -240,7 +243,8 @@ export class SymbolicTensor {
 
   mean(axes?: number | readonly number[], keepDims = false): SymbolicTensor {
     const summed = this.sum(axes, keepDims);
-    const count = this.shape.reduce((a, b) => a * b, 1) / summed.shape.reduce((a, b) => a * b, 1);
+    const count = dimDivide(dimProduct(this.shape), dimProduct(summed.shape));
+    if (typeof count !== "number") throw new ShapeMismatchError("mean", `over symbolic dims of ${showDims(this.shape)}`);
     return summed.mul(1 / count);
   }
 
@@ -264,8 +268,8 @@ export class SymbolicTensor {
     return this.builder.append({ kind: "gather" }, [this.id, indices.id], this.dtype, [...indices.shape, ...this.shape.slice(1)]);
   }
 
-  reshape(shape: readonly number[]): SymbolicTensor {
-    const target = reshapeShape(this.shape, shape);
+  reshape(shape: Dims): SymbolicTensor {
+    const target = reshapeShape(this.shape, shape.map(dim));
     if (target.length === this.rank && target.every((d, i) => d === this.shape[i])) return this;
     return this.builder.append({ kind: "reshape", shape: target }, [this.id], this.dtype, target);
   }
@@ -277,15 +281,15 @@ export class SymbolicTensor {
   }
 
   /** Half-open range [start, end) along one axis. */
-  slice(axis: number, start: number, end: number): SymbolicTensor {
+  slice(axis: number, start: Dim, end: Dim): SymbolicTensor {
     const normalized = normalizeAxis(axis, this.rank, "slice");
-    const op: Op = { kind: "slice", starts: [start], ends: [end], axes: [normalized] };
-    return this.builder.append(op, [this.id], this.dtype, sliceShape(this.shape, [start], [end], [normalized]));
+    const op: Op = { kind: "slice", starts: [dim(start)], ends: [dim(end)], axes: [normalized] };
+    return this.builder.append(op, [this.id], this.dtype, sliceShape(this.shape, op.starts, op.ends, [normalized]));
   }
 
-  broadcastTo(shape: readonly number[]): SymbolicTensor {
-    const target = broadcastShapes("broadcastTo", this.shape, shape);
-    if (target.length !== shape.length || target.some((d, i) => d !== shape[i])) {
+  broadcastTo(shape: Dims): SymbolicTensor {
+    const target = broadcastShapes("broadcastTo", this.shape, shape.map(dim));
+    if (target.length !== shape.length || target.some((d, i) => d !== dim(shape[i]!))) {
       throw new ShapeMismatchError("broadcastTo", `[${this.shape.join(", ")}] to [${shape.join(", ")}]`);
     }
     return this.builder.append({ kind: "broadcastTo", shape: target }, [this.id], this.dtype, target);

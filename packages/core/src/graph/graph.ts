@@ -1,7 +1,7 @@
 // A traced computation: nodes in topological order (inputs always precede their users), named
 // inputs and named outputs. Built by GraphBuilder, read by backends and by autodiff.
 import type { DType } from "../tensor/dtype.js";
-import type { Shape } from "../tensor/host-tensor.js";
+import type { Dims } from "./dims.js";
 import type { Op } from "./ops.js";
 
 export interface Node {
@@ -9,7 +9,7 @@ export interface Node {
   readonly op: Op;
   readonly inputs: readonly number[];
   readonly dtype: DType;
-  readonly shape: Shape;
+  readonly shape: Dims;
 }
 
 export interface Graph {
@@ -24,7 +24,7 @@ export interface Graph {
 export function describeGraph(graph: Graph): string {
   const lines = graph.nodes.map((node) => {
     const { kind, ...attributes } = node.op;
-    const detail = kind === "constant" ? `[${(node.op as { value: { shape: Shape } }).value.shape.join(",")}]` : JSON.stringify(attributes);
+    const detail = kind === "constant" ? `[${(node.op as { value: { shape: Dims } }).value.shape.join(",")}]` : JSON.stringify(attributes);
     return `%${node.id} = ${kind} ${detail} (${node.inputs.map((i) => `%${i}`).join(", ")}) : ${node.dtype}[${node.shape.join(",")}]`;
   });
   const outputs = [...graph.outputs].map(([name, id]) => `${name} = %${id}`);

@@ -1,10 +1,10 @@
 // The closed set of operations of the graph IR. Every model (the Gemma 2 forward, losses, the
 // optimiser update) is written in these; each op has one shape rule (shapes.ts), one rule in the
-// reference interpreter, one ONNX lowering and one gradient rule. Shapes are concrete at trace
-// time: a graph is traced per shape signature and the compiled result cached, like a static KV
-// cache (HF's HybridCache for Gemma 2) keeps decode shapes fixed.
+// reference interpreter, one ONNX lowering and one gradient rule. Dims may be symbolic (dims.ts),
+// so one traced graph serves every batch size, sequence length and cached length.
 import type { DType } from "../tensor/dtype.js";
 import type { HostTensor } from "../tensor/host-tensor.js";
+import type { Dims } from "./dims.js";
 
 export type UnaryOpName = "neg" | "exp" | "log" | "tanh" | "erf" | "sqrt" | "rsqrt" | "abs";
 export type BinaryOpName = "add" | "sub" | "mul" | "div" | "pow" | "max" | "min";
@@ -32,11 +32,11 @@ export type Op =
   | { kind: "gather" }
   /** The gradient of gather: zeros of `shape` with the rows of `updates` added at `indices`. */
   | { kind: "scatterAdd"; rows: number }
-  | { kind: "reshape"; shape: readonly number[] }
+  | { kind: "reshape"; shape: Dims }
   | { kind: "transpose"; perm: readonly number[] }
   /** Half-open ranges per axis, step 1. */
-  | { kind: "slice"; starts: readonly number[]; ends: readonly number[]; axes: readonly number[] }
+  | { kind: "slice"; starts: Dims; ends: Dims; axes: readonly number[] }
   | { kind: "concat"; axis: number }
-  | { kind: "broadcastTo"; shape: readonly number[] };
+  | { kind: "broadcastTo"; shape: Dims };
 
 export type OpKind = Op["kind"];

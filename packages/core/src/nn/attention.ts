@@ -3,6 +3,7 @@
 // soft-capped *before* the mask (as modeling_gemma2.py and llama.cpp's build_gemma2 do), softmax
 // in float32. Keys and values of earlier positions (the KV cache) come in as `past`.
 import type { SymbolicTensor } from "../graph/builder.js";
+import type { Dim } from "../graph/dims.js";
 import { linear, softCap } from "./layers.js";
 import { applyRope } from "./rope.js";
 
@@ -45,7 +46,7 @@ export function attention(shape: AttentionShape, weights: AttentionWeights, inpu
   const { numHeads: H, numKeyValueHeads: K, headDim: h } = shape;
   const G = H / K;
   const { x, cos, sin, mask } = inputs;
-  const [B, T] = x.shape as [number, number, number];
+  const [B, T] = x.shape as [Dim, Dim, Dim];
   const b = x.builder;
 
   // [B, T, heads*h] -> [B, heads, T, h]

@@ -2,6 +2,7 @@
 // the first half of each head's features pairs with the second half. The cos/sin tables are
 // computed on the host for the positions at hand and fed to the graph, so one compiled graph
 // serves every decode position.
+import { ShapeMismatchError } from "../errors.js";
 import type { SymbolicTensor } from "../graph/builder.js";
 import { HostTensor } from "../tensor/host-tensor.js";
 
@@ -27,6 +28,7 @@ export function ropeTables(positions: ArrayLike<number>, headDim: number, theta:
 /** x [B, heads, T, headDim] rotated by the tables cos, sin [T, headDim/2]. */
 export function applyRope(x: SymbolicTensor, cos: SymbolicTensor, sin: SymbolicTensor): SymbolicTensor {
   const headDim = x.shape[x.rank - 1]!;
+  if (typeof headDim !== "number") throw new ShapeMismatchError("applyRope", `the head axis must be static, got ${headDim}`);
   const half = headDim / 2;
   const x1 = x.slice(-1, 0, half);
   const x2 = x.slice(-1, half, headDim);

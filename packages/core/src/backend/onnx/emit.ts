@@ -1,12 +1,15 @@
 // An IR graph as an ONNX model (onnx.proto ModelProto, default-domain opset 17 or later): inputs
 // keep their names, constants become initializers, every live node is lowered by lower-op.ts.
 // Internal names are derived from node ids (`n12`, `%12`), so a graph always gives the same bytes.
+// Symbolic dims become dim_params of the inputs and outputs; where an op needs one as a value
+// (a Reshape target, a Slice end), it is read off an input with Shape and combined with Mul/Add.
 import onnxProto from "onnx-proto";
 import { InvalidArgumentError } from "../../errors.js";
 import type { Graph, Node } from "../../graph/graph.js";
+import { dim, isSymbolicName, type Dim, type Dims } from "../../graph/dims.js";
 import type { DType } from "../../tensor/dtype.js";
-import type { HostTensor, Shape } from "../../tensor/host-tensor.js";
-import { tensorAttribute } from "./attributes.js";
+import type { HostTensor } from "../../tensor/host-tensor.js";
+import { intAttribute, tensorAttribute, type Attribute } from "./attributes.js";
 import { lowerNode, type LoweringContext } from "./lower-op.js";
 import { int64TensorProto, onnxElementType, tensorProto, type TensorProto } from "./tensor-proto.js";
 
@@ -60,6 +63,7 @@ export function graphToOnnx(graph: Graph, options: OnnxEmitOptions = {}): Uint8A
     initializers.push(proto);
     tensorBytes += proto.rawData?.length ?? 0;
   };
+  const shapeValues = new ShapeValues(graph, (opType, name, inputs, outputs, attributes) => ctx.addNode(opType, name, inputs, outputs, attributes), (name, values) => ctx.addInt64(name, values));
   const ctx: LoweringContext = {
     opset,
     valueName,
@@ -70,6 +74,9 @@ export function graphToOnnx(graph: Graph, options: OnnxEmitOptions = {}): Uint8A
     addInt64(name, values) {
       addInitializer(int64TensorProto(name, values));
       return name;
+    },
+    dims(dims, name) {
+      return dims.every((d) => typeof d === "number") ? ctx.addInt64(name, dims as number[]) : shapeValues.concat(dims);
     },
     addConstant(name: string, value: HostTensor) {
       if (constantsAsInitializers) addInitializer(tensorProto(name, value));
@@ -131,9 +138,87 @@ function checkNames(graph: Graph): void {
   }
 }
 
-function valueInfo(name: string, dtype: DType, shape: Shape): onnxProto.onnx.IValueInfoProto {
+function valueInfo(name: string, dtype: DType, shape: Dims): onnxProto.onnx.IValueInfoProto {
   return {
     name,
-    type: { tensorType: { elemType: onnxElementType(dtype), shape: { dim: shape.map((d) => ({ dimValue: d })) } } },
+    type: {
+      tensorType: { elemType: onnxElementType(dtype), shape: { dim: shape.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) } },
+    },
   };
+}
+
+type AddNode = (opType: string, name: string, inputs: readonly string[], outputs: readonly string[], attributes?: readonly Attribute[]) => void;
+
+/**
+ * Symbolic dims as run-time values: each name is read off the first graph input that has it as
+ * a dimension (Shape with start/end, opset 15+), expressions are built with Mul and Add, and
+ * every value is made once per model.
+ */
+class ShapeValues {
+  private readonly sources = new Map<string, [input: string, axis: number]>();
+  private readonly made = new Map<string, string>();
+
+  constructor(
+    graph: Graph,
+    private readonly addNode: AddNode,
+    private readonly addInt64: (name: string, values: readonly number[]) => string,
+  ) {
+    for (const [name, id] of graph.inputs) {
+      nodeAt(graph, id).shape.forEach((d, axis) => {
+        if (typeof d === "string" && isSymbolicName(d) && !this.sources.has(d)) this.sources.set(d, [name, axis]);
+      });
+    }
+  }
+
+  /** A 1-D int64 value holding `dims`. */
+  concat(dims: Dims): string {
+    const key = `[${dims.join(",")}]`;
+    return this.once(key, (name) => this.addNode("Concat", `${name}.concat`, dims.map((d) => this.scalar(d)), [name], [intAttribute("axis", 0)]));
+  }
+
+  /** A 1-element int64 value holding `value`. */
+  scalar(value: Dim): string {
+    const text = String(dim(value));
+    return this.once(text, (name) => {
+      if (typeof value === "number") {
+        this.addInt64(name, [value]);
+        return;
+      }
+      if (isSymbolicName(text)) {
+        const source = this.sources.get(text);
+        if (source === undefined) throw new InvalidArgumentError("graph", `dim '${text}' is not the dimension of any input`);
+        this.addNode("Shape", `${name}.shape`, [source[0]], [name], [intAttribute("start", source[1]), intAttribute("end", source[1] + 1)]);
+        return;
+      }
+      // A polynomial: sum of coefficient * product of names.
+      const terms = text.replace(/-/g, "+-").split("+").filter((t) => t.length > 0);
+      const termValues = terms.map((term) => {
+        const negative = term.startsWith("-");
+        const factors = (negative ? term.slice(1) : term).split("*");
+        let product = this.scalar(/^\d+$/.test(factors[0]!) ? Number(factors[0]) * (negative ? -1 : 1) : factors[0]!);
+        for (const factor of factors.slice(1)) product = this.binary("Mul", product, this.scalar(/^\d+$/.test(factor) ? Number(factor) : factor));
+        if (negative && !/^\d+$/.test(factors[0]!)) product = this.binary("Mul", product, this.scalar(-1));
+        return product;
+      });
+      // Add rather than Sum: onnxruntime's Sum has no int64 kernel.
+      let total = termValues[0]!;
+      for (const term of termValues.slice(1, -1)) total = this.binary("Add", total, term);
+      if (termValues.length === 1) this.addNode("Identity", `${name}.identity`, [total], [name]);
+      else this.addNode("Add", `${name}.add`, [total, termValues[termValues.length - 1]!], [name]);
+    });
+  }
+
+  private binary(opType: string, a: string, b: string): string {
+    return this.once(`${opType}(${a},${b})`, (name) => this.addNode(opType, `${name}.${opType}`, [a, b], [name]));
+  }
+
+  private once(key: string, make: (name: string) => void): string {
+    let name = this.made.get(key);
+    if (name === undefined) {
+      name = `%dim${this.made.size}`;
+      this.made.set(key, name);
+      make(name);
+    }
+    return name;
+  }
 }

@@ -2,6 +2,7 @@
 // opset chosen in emit.ts (17 or later). Most ops map one to one; rsqrt is Sqrt then Reciprocal,
 // and scatterAdd is ScatterND with reduction "add" into ConstantOfShape zeros.
 import { InvalidArgumentError } from "../../errors.js";
+import type { Dims } from "../../graph/dims.js";
 import type { Node } from "../../graph/graph.js";
 import type { BinaryOpName, CompareOpName, UnaryOpName } from "../../graph/ops.js";
 import { HostTensor } from "../../tensor/host-tensor.js";
@@ -18,6 +19,8 @@ export interface LoweringContext {
   addNode(opType: string, name: string, inputs: readonly string[], outputs: readonly string[], attributes?: readonly Attribute[]): void;
   /** Adds a 1-D int64 initializer and returns its name. */
   addInt64(name: string, values: readonly number[]): string;
+  /** A 1-D int64 value holding `dims` (an initializer when static, else computed from the inputs' shapes). */
+  dims(dims: Dims, name: string): string;
   /** Adds an IR constant, as an initializer or a Constant node, under this value name. */
   addConstant(name: string, value: HostTensor): void;
 }
@@ -114,14 +117,14 @@ export function lowerNode(node: Node, ctx: LoweringContext): void {
       const indexNode = ctx.nodeAt(node.inputs[0]!);
       const zeros = aux("zeros");
       const zero = tensorProto("", HostTensor.zeros(node.dtype, [1]));
-      ctx.addNode("ConstantOfShape", `${name}.zeros`, [ctx.addInt64(aux("shape"), node.shape)], [zeros], [tensorAttribute("value", zero)]);
+      ctx.addNode("ConstantOfShape", `${name}.zeros`, [ctx.dims(node.shape, aux("shape"))], [zeros], [tensorAttribute("value", zero)]);
       // ScatterND wants int64 indices whose last axis indexes into data: [...indices, 1].
       let indices64 = indices;
       if (indexNode.dtype !== "int64") {
         indices64 = aux("indices64");
         ctx.addNode("Cast", `${name}.cast`, [indices], [indices64], [intAttribute("to", onnxElementType("int64"))]);
       }
-      const indexShape = ctx.addInt64(aux("indexShape"), [...indexNode.shape, 1]);
+      const indexShape = ctx.dims([...indexNode.shape, 1], aux("indexShape"));
       ctx.addNode("Reshape", `${name}.indices`, [indices64, indexShape], [aux("indices")]);
       ctx.addNode("ScatterND", name, [zeros, aux("indices"), updates], [out], [stringAttribute("reduction", "add")]);
       return;
@@ -129,14 +132,14 @@ export function lowerNode(node: Node, ctx: LoweringContext): void {
     case "reshape": {
       // Without allowzero, ONNX reads a 0 in the target shape as "copy this dimension".
       const attributes = op.shape.includes(0) ? [intAttribute("allowzero", 1)] : [];
-      ctx.addNode("Reshape", name, [...args, ctx.addInt64(aux("shape"), op.shape)], [out], attributes);
+      ctx.addNode("Reshape", name, [...args, ctx.dims(op.shape, aux("shape"))], [out], attributes);
       return;
     }
     case "transpose":
       ctx.addNode("Transpose", name, args, [out], [intsAttribute("perm", op.perm)]);
       return;
     case "slice": {
-      const ranges = [ctx.addInt64(aux("starts"), op.starts), ctx.addInt64(aux("ends"), op.ends), ctx.addInt64(aux("axes"), op.axes)];
+      const ranges = [ctx.dims(op.starts, aux("starts")), ctx.dims(op.ends, aux("ends")), ctx.addInt64(aux("axes"), op.axes)];
       ctx.addNode("Slice", name, [...args, ...ranges], [out]);
       return;
     }
@@ -144,7 +147,7 @@ export function lowerNode(node: Node, ctx: LoweringContext): void {
       ctx.addNode("Concat", name, args, [out], [intAttribute("axis", op.axis)]);
       return;
     case "broadcastTo":
-      ctx.addNode("Expand", name, [...args, ctx.addInt64(aux("shape"), op.shape)], [out]);
+      ctx.addNode("Expand", name, [...args, ctx.dims(op.shape, aux("shape"))], [out]);
       return;
     default: {
       // Only reachable for a graph not built by GraphBuilder (say, deserialized from elsewhere).

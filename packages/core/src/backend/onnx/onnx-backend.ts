@@ -3,13 +3,14 @@
 // (../shared/DESIGN.md, "The compute path"). Sessions are cached per graph (graph-key.ts) and
 // reference-counted by the executables that share them.
 import { InferenceSession, type Tensor } from "onnxruntime-node";
-import type { Backend, Executable, TensorMap } from "../backend.js";
+import type { Backend, BackendTensor, Executable, TensorMap } from "../backend.js";
+import { bindDims } from "../../graph/dims.js";
 import { InvalidArgumentError } from "../../errors.js";
 import type { Graph } from "../../graph/graph.js";
-import type { HostTensor } from "../../tensor/host-tensor.js";
+import { HostTensor } from "../../tensor/host-tensor.js";
 import { graphToOnnx } from "./emit.js";
 import { graphKey } from "./graph-key.js";
-import { checkOrtDType, fromOrtTensor, toOrtTensor, type TensorSpec } from "./ort-tensor.js";
+import { checkOrtDType, fromOrtTensor, ORT_BACKEND_NAME, OrtBackendTensor, toOrtTensor, type TensorSpec } from "./ort-tensor.js";
 
 export interface OnnxBackendOptions {
   /** Threads one kernel may use. Default: onnxruntime's choice (the physical cores). */
@@ -30,7 +31,7 @@ interface CacheEntry {
 }
 
 export class OnnxBackend implements Backend {
-  readonly name = "onnxruntime-node";
+  readonly name = ORT_BACKEND_NAME;
   private readonly sessions = new Map<string, CacheEntry>();
 
   constructor(private readonly options: OnnxBackendOptions = {}) {}
@@ -67,6 +68,20 @@ export class OnnxBackend implements Backend {
       await session.release();
     };
     return new OnnxExecutable(session, inputs, outputs, () => held.released, release);
+  }
+
+  /** Wraps the host tensor for onnxruntime once (no copy: onnxruntime reads the same memory). */
+  upload(tensor: HostTensor): OrtBackendTensor {
+    return new OrtBackendTensor(tensor);
+  }
+
+  async read(tensor: BackendTensor): Promise<HostTensor> {
+    const host = ownTensor(tensor).hostTensor;
+    return new HostTensor(host.dtype, host.shape, host.data.slice());
+  }
+
+  free(tensor: BackendTensor): void {
+    ownTensor(tensor).free();
   }
 
   /** Releases every cached session; executables compiled so far stop working. */
@@ -112,6 +127,11 @@ export class OnnxExecutable implements Executable {
         throw new InvalidArgumentError(name, `not an input of the graph (inputs: ${this.inputs.map((s) => s.name).join(", ") || "none"})`);
       }
     }
+    // onnxruntime checks shapes too, but names neither the input nor the symbolic dim at fault.
+    bindDims(
+      this.inputs.map((spec) => [spec.name, spec.shape, values[spec.name]!.shape] as const),
+      (name, expected, given) => new InvalidArgumentError(name, `expected shape ${expected}, got ${given}`),
+    );
     let results: InferenceSession.ReturnType;
     try {
       results = await this.session.run(feeds);
@@ -123,6 +143,11 @@ export class OnnxExecutable implements Executable {
     const out: Record<string, HostTensor> = {};
     for (const spec of this.outputs) out[spec.name] = fromOrtTensor(spec, results[spec.onnxName]);
     return out;
+  }
+
+  async runResident(values: TensorMap): Promise<Record<string, BackendTensor>> {
+    const outputs = await this.run(values);
+    return Object.fromEntries(Object.entries(outputs).map(([name, tensor]) => [name, new OrtBackendTensor(tensor)]));
   }
 
   async dispose(): Promise<void> {
@@ -150,6 +175,11 @@ function specOf(graph: Graph, name: string, id: number, role: "input" | "output"
     } while (graph.inputs.has(onnxName) || graph.outputs.has(onnxName));
   }
   return { name, dtype: node.dtype, shape: node.shape, onnxName };
+}
+
+function ownTensor(tensor: BackendTensor): OrtBackendTensor {
+  if (!(tensor instanceof OrtBackendTensor)) throw new InvalidArgumentError("tensor", `belongs to the ${tensor.backend} backend, not onnxruntime-node`);
+  return tensor;
 }
 
 function withOnnxOutputNames(graph: Graph, outputs: readonly OutputSpec[]): Graph {

@@ -5,6 +5,8 @@ import { Tensor } from "onnxruntime-node";
 import { InvalidArgumentError, UnsupportedDTypeError } from "../../errors.js";
 import type { DType } from "../../tensor/dtype.js";
 import { HostTensor, sizeOf, type Shape } from "../../tensor/host-tensor.js";
+import type { BackendTensor, RunInput } from "../backend.js";
+import { showDims, type Dims } from "../../graph/dims.js";
 
 type OrtDType = "float32" | "float16" | "int32" | "int64" | "bool";
 
@@ -26,21 +28,57 @@ export function checkOrtDType(dtype: DType, where: string): void {
 export interface TensorSpec {
   readonly name: string;
   readonly dtype: DType;
-  readonly shape: Shape;
+  readonly shape: Dims;
 }
 
-const show = (shape: Shape): string => `[${shape.join(", ")}]`;
+/** A host tensor wrapped for onnxruntime once: the CPU backend's resident tensor (no copy). */
+export class OrtBackendTensor implements BackendTensor {
+  readonly backend = ORT_BACKEND_NAME;
+  private freed = false;
 
-export function toOrtTensor(spec: TensorSpec, value: HostTensor | undefined): Tensor {
-  if (value === undefined) throw new InvalidArgumentError(spec.name, `missing input (${spec.dtype}${show(spec.shape)})`);
+  constructor(private readonly host: HostTensor) {
+    checkOrtDType(host.dtype, "a tensor");
+    this.ort = new Tensor(ORT_DTYPES[host.dtype]!, host.data, [...host.shape]);
+  }
+
+  readonly ort: Tensor;
+
+  get dtype(): DType {
+    return this.host.dtype;
+  }
+
+  get shape(): Shape {
+    return this.host.shape;
+  }
+
+  /** The wrapped host tensor (shared memory). */
+  get hostTensor(): HostTensor {
+    this.checkLive();
+    return this.host;
+  }
+
+  free(): void {
+    this.freed = true;
+  }
+
+  checkLive(): void {
+    if (this.freed) throw new InvalidArgumentError("tensor", "was freed");
+  }
+}
+
+export const ORT_BACKEND_NAME = "onnxruntime-node";
+
+/** The onnxruntime tensor of an input, checked against the graph's dtype (shapes are checked together, by bindDims). */
+export function toOrtTensor(spec: TensorSpec, value: RunInput | undefined): Tensor {
+  if (value === undefined) throw new InvalidArgumentError(spec.name, `missing input (${spec.dtype}${showDims(spec.shape)})`);
   if (value.dtype !== spec.dtype) throw new InvalidArgumentError(spec.name, `expected dtype ${spec.dtype}, got ${value.dtype}`);
-  if (value.shape.length !== spec.shape.length || value.shape.some((d, i) => d !== spec.shape[i])) {
-    throw new InvalidArgumentError(spec.name, `expected shape ${show(spec.shape)}, got ${show(value.shape)}`);
+  if (value instanceof HostTensor) {
+    if (value.data.length !== sizeOf(value.shape)) throw new InvalidArgumentError(spec.name, `${value.data.length} elements for shape ${showDims(value.shape)}`);
+    return new Tensor(ORT_DTYPES[spec.dtype]!, value.data, [...value.shape]);
   }
-  if (value.data.length !== sizeOf(spec.shape)) {
-    throw new InvalidArgumentError(spec.name, `${value.data.length} elements for shape ${show(spec.shape)}`);
-  }
-  return new Tensor(ORT_DTYPES[spec.dtype]!, value.data, [...spec.shape]);
+  if (!(value instanceof OrtBackendTensor)) throw new InvalidArgumentError(spec.name, `is a tensor of the ${value.backend} backend, not of onnxruntime-node`);
+  value.checkLive();
+  return value.ort;
 }
 
 export function fromOrtTensor(spec: TensorSpec, tensor: Tensor | undefined): HostTensor {
@@ -48,5 +86,5 @@ export function fromOrtTensor(spec: TensorSpec, tensor: Tensor | undefined): Hos
   let data = tensor.data as HostTensor["data"];
   // float16 comes back as Float16Array where the runtime has one; the IR holds the 16-bit words.
   if (spec.dtype === "float16" && !(data instanceof Uint16Array)) data = new Uint16Array(data.buffer, data.byteOffset, data.length);
-  return new HostTensor(spec.dtype, spec.shape, data);
+  return new HostTensor(spec.dtype, tensor.dims, data);
 }

@@ -2,6 +2,7 @@
 // float64 and rounds the result to the node's dtype (per `Precision`). A plan made once per graph
 // checks the graph's wiring and records each value's last use, so intermediates are dropped early.
 import { InvalidArgumentError } from "../../errors.js";
+import { evaluateDims, type DimBindings } from "../../graph/dims.js";
 import type { Graph, Node } from "../../graph/graph.js";
 import * as elementwise from "./elementwise.js";
 import { concat, broadcastTo, gather, reshape, scatterAdd, slice, transpose } from "./indexing.js";
@@ -41,20 +42,31 @@ export function plan(graph: Graph): Plan {
   return { graph, constants, releases };
 }
 
-/** Runs the plan on checked inputs (float64 values by input name) and returns the outputs. */
-export function interpret(plan: Plan, inputs: ReadonlyMap<string, Float64Array>, precision: Precision): Map<string, Value> {
+/**
+ * Runs the plan on checked inputs (float64 values by input name) and returns the outputs.
+ * `dims` binds the graph's symbolic dims (from the inputs' shapes).
+ */
+export function interpret(plan: Plan, inputs: ReadonlyMap<string, Float64Array>, precision: Precision, dims: DimBindings): Map<string, Value> {
   const values = new Map<number, Value>();
   const valueOf = (id: number): Value => values.get(id)!;
   for (const node of plan.graph.nodes) {
-    const data = evaluate(node, node.inputs.map(valueOf), plan, inputs);
-    values.set(node.id, { dtype: node.dtype, shape: node.shape, data: roundToDType(data, node.dtype, precision) });
+    const shape = evaluateDims(node.shape, dims);
+    const data = evaluate(node, shape, node.inputs.map(valueOf), plan, inputs, dims);
+    values.set(node.id, { dtype: node.dtype, shape, data: roundToDType(data, node.dtype, precision) });
     for (const id of plan.releases.get(node.id) ?? []) values.delete(id);
   }
   return new Map([...plan.graph.outputs].map(([name, id]) => [name, valueOf(id)]));
 }
 
 /** The node's result in float64, before rounding to its dtype. Kernels never alias their inputs. */
-function evaluate(node: Node, args: readonly Value[], plan: Plan, inputs: ReadonlyMap<string, Float64Array>): Float64Array {
+function evaluate(
+  node: Node,
+  shape: readonly number[],
+  args: readonly Value[],
+  plan: Plan,
+  inputs: ReadonlyMap<string, Float64Array>,
+  dims: DimBindings,
+): Float64Array {
   const op = node.op;
   const [a, b, c] = args as [Value, Value, Value];
   switch (op.kind) {
@@ -65,15 +77,15 @@ function evaluate(node: Node, args: readonly Value[], plan: Plan, inputs: Readon
     case "unary":
       return elementwise.unary(op.op, a);
     case "binary":
-      return elementwise.binary(op.op, a, b, node.shape);
+      return elementwise.binary(op.op, a, b, shape);
     case "compare":
-      return elementwise.compare(op.op, a, b, node.shape);
+      return elementwise.compare(op.op, a, b, shape);
     case "where":
-      return elementwise.where(a, b, c, node.shape);
+      return elementwise.where(a, b, c, shape);
     case "cast":
       return elementwise.cast(a);
     case "matmul":
-      return matmul(a, b, node.shape);
+      return matmul(a, b, shape);
     case "reduce":
       return reduce(op.op, a, op.axes);
     case "softmax":
@@ -85,12 +97,12 @@ function evaluate(node: Node, args: readonly Value[], plan: Plan, inputs: Readon
     case "reshape":
       return reshape(a);
     case "transpose":
-      return transpose(a, op.perm, node.shape);
+      return transpose(a, op.perm, shape);
     case "slice":
-      return slice(a, op.starts, op.axes, node.shape);
+      return slice(a, evaluateDims(op.starts, dims), op.axes, shape);
     case "concat":
-      return concat(args, op.axis, node.shape);
+      return concat(args, op.axis, shape);
     case "broadcastTo":
-      return broadcastTo(a, node.shape);
+      return broadcastTo(a, shape);
   }
 }

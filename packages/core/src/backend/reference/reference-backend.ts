@@ -6,7 +6,8 @@ import { InvalidArgumentError, ShapeMismatchError } from "../../errors.js";
 import type { Graph } from "../../graph/graph.js";
 import type { DType } from "../../tensor/dtype.js";
 import { HostTensor, sizeOf, type Shape } from "../../tensor/host-tensor.js";
-import type { Backend, Executable, TensorMap } from "../backend.js";
+import { bindDims, type DimBindings, type Dims } from "../../graph/dims.js";
+import type { Backend, BackendTensor, Executable, TensorMap } from "../backend.js";
 import { interpret, plan, type Plan } from "./interpreter.js";
 import { fromHost, isFloat, toHost, type Float64Tensor, type Precision } from "./value.js";
 
@@ -35,6 +36,42 @@ export class ReferenceBackend implements Backend {
   async compile(graph: Graph): Promise<ReferenceExecutable> {
     return new ReferenceExecutable(plan(graph), this.precision);
   }
+
+  upload(tensor: HostTensor): BackendTensor {
+    return new ReferenceBackendTensor(tensor);
+  }
+
+  async read(tensor: BackendTensor): Promise<HostTensor> {
+    const host = ReferenceBackendTensor.unwrap(tensor);
+    return new HostTensor(host.dtype, host.shape, host.data.slice());
+  }
+
+  free(tensor: BackendTensor): void {
+    ReferenceBackendTensor.unwrap(tensor);
+    (tensor as ReferenceBackendTensor).freed = true;
+  }
+}
+
+/** The reference backend's resident tensor: the host tensor itself. */
+class ReferenceBackendTensor implements BackendTensor {
+  readonly backend = "reference";
+  freed = false;
+
+  constructor(readonly host: HostTensor) {}
+
+  get dtype(): DType {
+    return this.host.dtype;
+  }
+
+  get shape(): Shape {
+    return this.host.shape;
+  }
+
+  static unwrap(tensor: BackendTensor): HostTensor {
+    if (!(tensor instanceof ReferenceBackendTensor)) throw new InvalidArgumentError("tensor", `belongs to the ${tensor.backend} backend, not the reference one`);
+    if (tensor.freed) throw new InvalidArgumentError("tensor", "was freed");
+    return tensor.host;
+  }
 }
 
 export class ReferenceExecutable implements Executable {
@@ -46,13 +83,21 @@ export class ReferenceExecutable implements Executable {
   ) {}
 
   async run(inputs: TensorMap): Promise<Record<string, HostTensor>> {
-    const outputs = interpret(this.plan, this.checkInputs(inputs), this.precision);
+    const hostInputs = Object.fromEntries(Object.entries(inputs).map(([name, value]) => [name, value instanceof HostTensor ? value : ReferenceBackendTensor.unwrap(value)]));
+    const [values, dims] = this.checkInputs(hostInputs);
+    const outputs = interpret(this.plan, values, this.precision, dims);
     return Object.fromEntries([...outputs].map(([name, value]) => [name, toHost(value)]));
+  }
+
+  async runResident(inputs: TensorMap): Promise<Record<string, BackendTensor>> {
+    const outputs = await this.run(inputs);
+    return Object.fromEntries(Object.entries(outputs).map(([name, tensor]) => [name, new ReferenceBackendTensor(tensor)]));
   }
 
   /** Runs entirely in float64 and returns the unrounded float64 outputs. */
   runFloat64(inputs: Float64Inputs): Float64Outputs {
-    const outputs = interpret(this.plan, this.checkInputs(inputs), "float64");
+    const [values, dims] = this.checkInputs(inputs);
+    const outputs = interpret(this.plan, values, "float64", dims);
     return Object.fromEntries(outputs);
   }
 
@@ -60,8 +105,8 @@ export class ReferenceExecutable implements Executable {
     this.disposed = true;
   }
 
-  /** Every graph input present with its declared dtype and shape, and nothing else. */
-  private checkInputs(given: Float64Inputs): Map<string, Float64Array> {
+  /** Every graph input present with its declared dtype and shape, and nothing else; binds the symbolic dims. */
+  private checkInputs(given: Float64Inputs): [Map<string, Float64Array>, DimBindings] {
     if (this.disposed) throw new InvalidArgumentError("executable", "run after dispose()");
     const graph = this.plan.graph;
     for (const name of Object.keys(given)) {
@@ -71,6 +116,7 @@ export class ReferenceExecutable implements Executable {
       }
     }
     const out = new Map<string, Float64Array>();
+    const shapes: [string, Dims, Shape][] = [];
     for (const [name, id] of graph.inputs) {
       const node = graph.nodes[id]?.id === id ? graph.nodes[id] : graph.nodes.find((n) => n.id === id)!;
       const tensor = given[name];
@@ -81,9 +127,7 @@ export class ReferenceExecutable implements Executable {
       } else if (!isFloat(node.dtype)) {
         throw new InvalidArgumentError(name, `float64 values given for a ${node.dtype} input`);
       }
-      if (!sameShape(tensor.shape, node.shape)) {
-        throw new ShapeMismatchError(`input '${name}'`, `expected [${node.shape.join(", ")}], got [${tensor.shape.join(", ")}]`);
-      }
+      shapes.push([name, node.shape, tensor.shape]);
       if (tensor instanceof HostTensor) {
         out.set(name, fromHost(tensor));
       } else {
@@ -93,15 +137,12 @@ export class ReferenceExecutable implements Executable {
         out.set(name, tensor.data);
       }
     }
-    return out;
+    const dims = bindDims(shapes);
+    return [out, dims];
   }
 }
 
 /** Runs `graph` once in float64 (see ReferenceExecutable.runFloat64), for gradient checks. */
 export function runFloat64(graph: Graph, inputs: Float64Inputs): Float64Outputs {
   return new ReferenceExecutable(plan(graph), "float64").runFloat64(inputs);
-}
-
-function sameShape(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }

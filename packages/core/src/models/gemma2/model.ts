@@ -1,7 +1,11 @@
-// Gemma2Model: a config, its weights and a Backend. It traces the forward pass for each shape it
-// meets (batch, new tokens, with or without a cache), compiles it once and reuses it; callers see
-// `forward(ids) -> logits`. Weights are graph constants (inference), which onnxruntime pre-packs.
-import type { Backend, Executable } from "../../backend/backend.js";
+// Gemma2Model: a config, its weights and a Backend. Two graphs are traced, each once, with
+// symbolic batch, sequence and cache dims: `logits` (no cache) and `cached` (reads the used part
+// of a KV cache and returns the new keys and values). The weights are uploaded to the backend once
+// and bound to both graphs as inputs, so the process holds one copy however many shapes it meets
+// and models past protobuf's 2 GiB limit load. `weights: "constants"` bakes them into each graph
+// instead, which lets onnxruntime pre-pack them (faster small-batch matmuls; a copy per graph).
+import type { Backend, BackendTensor, Executable } from "../../backend/backend.js";
+import { dimSub } from "../../graph/dims.js";
 import { GraphBuilder, type SymbolicTensor } from "../../graph/builder.js";
 import { InvalidArgumentError } from "../../errors.js";
 import { ropeTables } from "../../nn/rope.js";
@@ -11,18 +15,33 @@ import type { Gemma2Config, LayerKind } from "./config.js";
 import { gemma2Forward } from "./forward.js";
 import type { KVCache } from "./kv-cache.js";
 import { attentionMask } from "./masks.js";
-import type { Gemma2Params } from "./params.js";
+import { parameterSpecs, type Gemma2Params } from "./params.js";
 
 const KINDS: readonly LayerKind[] = ["sliding_attention", "full_attention"];
 
+export interface Gemma2ModelOptions {
+  /**
+   * "inputs" (default): uploaded once and bound to every graph. "constants": baked into each
+   * graph, so onnxruntime pre-packs them; faster at batch 1-4, one copy per graph, under 2 GiB only.
+   */
+  weights?: "inputs" | "constants";
+}
+
+type GraphKind = "logits" | "cached";
+
 export class Gemma2Model implements CausalLM {
-  private readonly executables = new Map<string, Promise<Executable>>();
+  private readonly executables = new Map<GraphKind, Promise<Executable>>();
+  private uploaded: Map<string, BackendTensor> | undefined;
+  private readonly weightMode: "inputs" | "constants";
 
   constructor(
     readonly config: Gemma2Config,
     readonly params: Gemma2Params,
     readonly backend: Backend,
-  ) {}
+    options: Gemma2ModelOptions = {},
+  ) {
+    this.weightMode = options.weights ?? "inputs";
+  }
 
   /**
    * Logits of every new position. ids: B rows of T token ids. Without a cache the positions are
@@ -44,13 +63,14 @@ export class Gemma2Model implements CausalLM {
       }
     }
     if (cache && cache.batchSize !== B) throw new InvalidArgumentError("cache", `batch size ${cache.batchSize}, ids have ${B} rows`);
-    const inputs = this.positionInputs(B, T, cache);
+    const inputs: Record<string, HostTensor | BackendTensor> = this.positionInputs(B, T, cache);
     inputs.ids = HostTensor.int64([B, T], ids.flat());
     if (cache) {
       cache.keys.forEach((tensor, layer) => (inputs[`past.${layer}.keys`] = tensor));
       cache.values.forEach((tensor, layer) => (inputs[`past.${layer}.values`] = tensor));
     }
-    const executable = await this.compiled(B, T, cache);
+    if (this.weightMode === "inputs") for (const [name, tensor] of this.weights()) inputs[name] = tensor;
+    const executable = await this.compiled(cache ? "cached" : "logits");
     const outputs = await executable.run(inputs);
     if (cache) {
       const layers = this.config.numHiddenLayers;
@@ -63,12 +83,16 @@ export class Gemma2Model implements CausalLM {
     return outputs.logits!.toFloat32();
   }
 
-  /** RoPE tables [B, 1, T, h/2] and masks [B, 1, 1, T, S] for each row's next T positions. */
+  /**
+   * RoPE tables [B, 1, T, h/2] and masks [B, 1, 1, T, P + T] for each row's next T positions,
+   * where P is the number of cache slots in use (the graph reads only those).
+   */
   private positionInputs(B: number, T: number, cache: KVCache | undefined): Record<string, HostTensor> {
     const half = this.config.headDim / 2;
     const cos = HostTensor.float32([B, 1, T, half]);
     const sin = HostTensor.float32([B, 1, T, half]);
-    const masks = KINDS.map((kind) => HostTensor.zeros("bool", [B, 1, 1, T, (cache?.slots[kind] ?? 0) + T]));
+    const used = (kind: LayerKind) => (cache ? Math.min(cache.slots[kind], Math.max(...cache.lengths)) : 0);
+    const masks = KINDS.map((kind) => HostTensor.zeros("bool", [B, 1, 1, T, used(kind) + T]));
     for (let b = 0; b < B; b++) {
       const start = cache?.lengths[b] ?? 0;
       const positions = Array.from({ length: T }, (_, t) => start + t);
@@ -76,7 +100,7 @@ export class Gemma2Model implements CausalLM {
       cos.data.set(tables.cos.data, b * T * half);
       sin.data.set(tables.sin.data, b * T * half);
       KINDS.forEach((kind, k) => {
-        const past = cache ? Array.from(cache.rowSlotPositions(b, kind)) : [];
+        const past = cache ? Array.from(cache.rowSlotPositions(b, kind).subarray(0, used(kind))) : [];
         const mask = attentionMask(positions, [...past, ...positions], kind, this.config.slidingWindow);
         masks[k]!.data.set(mask.data, b * mask.size);
       });
@@ -86,51 +110,70 @@ export class Gemma2Model implements CausalLM {
     return inputs;
   }
 
-  /** Releases the compiled graphs. */
+  /** The weights in the backend, uploaded on first use. */
+  private weights(): Map<string, BackendTensor> {
+    if (!this.uploaded) {
+      this.uploaded = new Map();
+      for (const spec of parameterSpecs(this.config)) {
+        const value = this.params.get(spec.name);
+        if (!value) throw new InvalidArgumentError("params", `missing weight ${spec.name}`);
+        this.uploaded.set(spec.name, this.backend.upload(value));
+      }
+    }
+    return this.uploaded;
+  }
+
+  /** Releases the compiled graphs and the uploaded weights. */
   async dispose(): Promise<void> {
     const executables = await Promise.all(this.executables.values());
     this.executables.clear();
     await Promise.all(executables.map((executable) => executable.dispose()));
+    for (const tensor of this.uploaded?.values() ?? []) this.backend.free(tensor);
+    this.uploaded = undefined;
   }
 
-  private compiled(B: number, T: number, cache: KVCache | undefined): Promise<Executable> {
-    const key = cache ? `${B}x${T}+${cache.slots.full_attention}/${cache.slots.sliding_attention}` : `${B}x${T}`;
-    let executable = this.executables.get(key);
+  private compiled(kind: GraphKind): Promise<Executable> {
+    let executable = this.executables.get(kind);
     if (!executable) {
-      executable = this.backend.compile(this.trace(B, T, cache));
-      this.executables.set(key, executable);
+      executable = this.backend.compile(this.trace(kind));
+      this.executables.set(kind, executable);
     }
     return executable;
   }
 
-  private trace(B: number, T: number, cache: KVCache | undefined) {
+  private trace(kind: GraphKind) {
     const { config } = this;
     const b = new GraphBuilder();
-    const ids = b.input("ids", "int64", [B, T]);
-    const cos = b.input("rope.cos", "float32", [B, 1, T, config.headDim / 2]);
-    const sin = b.input("rope.sin", "float32", [B, 1, T, config.headDim / 2]);
+    const half = config.headDim / 2;
+    const ids = b.input("ids", "int64", ["batch", "seq"]);
+    const cos = b.input("rope.cos", "float32", ["batch", 1, "seq", half]);
+    const sin = b.input("rope.sin", "float32", ["batch", 1, "seq", half]);
+    const keyCount: Record<LayerKind, string> = { sliding_attention: "keys_local", full_attention: "keys_global" };
     const masks = {} as Record<LayerKind, SymbolicTensor>;
-    for (const kind of KINDS) masks[kind] = b.input(`mask.${kind}`, "bool", [B, 1, 1, T, (cache?.slots[kind] ?? 0) + T]);
-    const past = cache
-      ? config.layerTypes.map((_, layer) => ({
-          keys: b.input(`past.${layer}.keys`, "float32", cache.keys[layer]!.shape),
-          values: b.input(`past.${layer}.values`, "float32", cache.values[layer]!.shape),
-        }))
-      : undefined;
+    for (const layerKind of KINDS) masks[layerKind] = b.input(`mask.${layerKind}`, "bool", ["batch", 1, 1, "seq", kind === "cached" ? keyCount[layerKind] : "seq"]);
+    // The cache buffers come whole ([batch, K, slots, h]); the graph reads the slots in use, as
+    // many as the mask has keys before the new ones, so decode cost follows the context, not the capacity.
+    const slotCount: Record<LayerKind, string> = { sliding_attention: "slots_local", full_attention: "slots_global" };
+    const past =
+      kind === "cached"
+        ? config.layerTypes.map((layerKind, layer) => {
+            const shape = ["batch", config.numKeyValueHeads, slotCount[layerKind], config.headDim];
+            const used = dimSub(keyCount[layerKind], "seq");
+            return {
+              keys: b.input(`past.${layer}.keys`, "float32", shape).slice(2, 0, used),
+              values: b.input(`past.${layer}.values`, "float32", shape).slice(2, 0, used),
+            };
+          })
+        : undefined;
     const weights = new Map<string, SymbolicTensor>();
-    const weight = (name: string): SymbolicTensor => {
-      let tensor = weights.get(name);
-      if (!tensor) {
-        const value = this.params.get(name);
-        if (!value) throw new InvalidArgumentError("params", `missing weight ${name}`);
-        tensor = b.constant(value);
-        weights.set(name, tensor);
-      }
-      return tensor;
-    };
-    const out = gemma2Forward(config, weight, { ids, cos, sin, masks, past });
+    for (const spec of parameterSpecs(config)) {
+      const value = this.params.get(spec.name);
+      if (!value) throw new InvalidArgumentError("params", `missing weight ${spec.name}`);
+      weights.set(spec.name, this.weightMode === "constants" ? b.constant(value) : b.input(spec.name, value.dtype, value.shape));
+    }
+    const out = gemma2Forward(config, (name) => weights.get(name)!, { ids, cos, sin, masks, past });
     const outputs: Record<string, SymbolicTensor> = { logits: out.logits };
-    if (cache) {
+    if (past) {
       out.keys.forEach((tensor, layer) => (outputs[`new.${layer}.keys`] = tensor));
       out.values.forEach((tensor, layer) => (outputs[`new.${layer}.values`] = tensor));
     }
