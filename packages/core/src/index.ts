@@ -39,7 +39,7 @@ export { forEachParameter, parameterCount, parameterSpecs, type Gemma2Params, ty
 export { initParams } from "./models/gemma2/init.js";
 export { gemma2Forward, type Gemma2ForwardInputs, type Gemma2ForwardOutputs, type WeightSource } from "./models/gemma2/forward.js";
 export type { CausalLM } from "./models/causal-lm.js";
-export { Gemma2Model } from "./models/gemma2/model.js";
+export { CONSTANT_WEIGHTS_MAX_BYTES, Gemma2Model, type Gemma2ModelOptions } from "./models/gemma2/model.js";
 export { KVCache } from "./models/gemma2/kv-cache.js";
 export { attentionMask } from "./models/gemma2/masks.js";
 export { applyRope, ropeTables } from "./nn/rope.js";

@@ -1,9 +1,10 @@
-// Gemma2Model: a config, its weights and a Backend. Two graphs are traced, each once, with
-// symbolic batch, sequence and cache dims: `logits` (no cache) and `cached` (reads the used part
-// of a KV cache and returns the new keys and values). The weights are uploaded to the backend once
-// and bound to both graphs as inputs, so the process holds one copy however many shapes it meets
-// and models past protobuf's 2 GiB limit load. `weights: "constants"` bakes them into each graph
-// instead, which lets onnxruntime pre-pack them (faster small-batch matmuls; a copy per graph).
+// Gemma2Model: a config, its weights and a Backend. The forward pass is traced once, with
+// symbolic batch, sequence and cache dims, into one graph that reads the used part of a KV cache
+// and returns the new keys and values; a call without a cache runs it on an empty one. So one
+// compiled graph serves prefill, decode and scoring at every shape. The weights are either bound
+// as inputs, uploaded to the backend once (one copy, no 2 GiB protobuf limit), or baked into the
+// graph as constants, which lets onnxruntime pre-pack them (1.5-1.7x faster decode at batch 1,
+// at the cost of a packed copy). By default small models take constants and large ones inputs.
 import type { Backend, BackendTensor, Executable } from "../../backend/backend.js";
 import { dimSub } from "../../graph/dims.js";
 import { GraphBuilder, type SymbolicTensor } from "../../graph/builder.js";
@@ -13,7 +14,7 @@ import { HostTensor } from "../../tensor/host-tensor.js";
 import type { CausalLM } from "../causal-lm.js";
 import type { Gemma2Config, LayerKind } from "./config.js";
 import { gemma2Forward } from "./forward.js";
-import type { KVCache } from "./kv-cache.js";
+import { KVCache } from "./kv-cache.js";
 import { attentionMask } from "./masks.js";
 import { parameterSpecs, type Gemma2Params } from "./params.js";
 
@@ -21,18 +22,20 @@ const KINDS: readonly LayerKind[] = ["sliding_attention", "full_attention"];
 
 export interface Gemma2ModelOptions {
   /**
-   * "inputs" (default): uploaded once and bound to every graph. "constants": baked into each
-   * graph, so onnxruntime pre-packs them; faster at batch 1-4, one copy per graph, under 2 GiB only.
+   * "inputs": uploaded to the backend once and bound to the graph. "constants": baked into the
+   * graph, which onnxruntime pre-packs (faster small-batch matmuls, a second copy; under 2 GiB only).
+   * Default: constants up to CONSTANT_WEIGHTS_MAX_BYTES of weights, inputs above.
    */
   weights?: "inputs" | "constants";
 }
 
-type GraphKind = "logits" | "cached";
+/** Up to this many bytes of weights, the default is to bake them into the graph. */
+export const CONSTANT_WEIGHTS_MAX_BYTES = 512 * 2 ** 20;
 
 export class Gemma2Model implements CausalLM {
-  private readonly executables = new Map<GraphKind, Promise<Executable>>();
+  private executable: Promise<Executable> | undefined;
   private uploaded: Map<string, BackendTensor> | undefined;
-  private readonly weightMode: "inputs" | "constants";
+  readonly weightMode: "inputs" | "constants";
 
   constructor(
     readonly config: Gemma2Config,
@@ -40,7 +43,9 @@ export class Gemma2Model implements CausalLM {
     readonly backend: Backend,
     options: Gemma2ModelOptions = {},
   ) {
-    this.weightMode = options.weights ?? "inputs";
+    let bytes = 0;
+    for (const tensor of params.values()) bytes += tensor.data.byteLength;
+    this.weightMode = options.weights ?? (bytes <= CONSTANT_WEIGHTS_MAX_BYTES ? "constants" : "inputs");
   }
 
   /**
@@ -63,15 +68,14 @@ export class Gemma2Model implements CausalLM {
       }
     }
     if (cache && cache.batchSize !== B) throw new InvalidArgumentError("cache", `batch size ${cache.batchSize}, ids have ${B} rows`);
-    const inputs: Record<string, HostTensor | BackendTensor> = this.positionInputs(B, T, cache);
+    const kv = cache ?? new KVCache(this.config, { batchSize: B, capacity: 0 });
+    const inputs: Record<string, HostTensor | BackendTensor> = this.positionInputs(B, T, kv);
     inputs.ids = HostTensor.int64([B, T], ids.flat());
-    if (cache) {
-      cache.keys.forEach((tensor, layer) => (inputs[`past.${layer}.keys`] = tensor));
-      cache.values.forEach((tensor, layer) => (inputs[`past.${layer}.values`] = tensor));
-    }
+    kv.keys.forEach((tensor, layer) => (inputs[`past.${layer}.keys`] = tensor));
+    kv.values.forEach((tensor, layer) => (inputs[`past.${layer}.values`] = tensor));
     if (this.weightMode === "inputs") for (const [name, tensor] of this.weights()) inputs[name] = tensor;
-    const executable = await this.compiled(cache ? "cached" : "logits");
-    const outputs = await executable.run(inputs);
+    this.executable ??= this.backend.compile(this.trace());
+    const outputs = await (await this.executable).run(inputs);
     if (cache) {
       const layers = this.config.numHiddenLayers;
       cache.append(
@@ -87,20 +91,20 @@ export class Gemma2Model implements CausalLM {
    * RoPE tables [B, 1, T, h/2] and masks [B, 1, 1, T, P + T] for each row's next T positions,
    * where P is the number of cache slots in use (the graph reads only those).
    */
-  private positionInputs(B: number, T: number, cache: KVCache | undefined): Record<string, HostTensor> {
+  private positionInputs(B: number, T: number, cache: KVCache): Record<string, HostTensor> {
     const half = this.config.headDim / 2;
     const cos = HostTensor.float32([B, 1, T, half]);
     const sin = HostTensor.float32([B, 1, T, half]);
-    const used = (kind: LayerKind) => (cache ? Math.min(cache.slots[kind], Math.max(...cache.lengths)) : 0);
+    const used = (kind: LayerKind) => Math.min(cache.slots[kind], Math.max(...cache.lengths));
     const masks = KINDS.map((kind) => HostTensor.zeros("bool", [B, 1, 1, T, used(kind) + T]));
     for (let b = 0; b < B; b++) {
-      const start = cache?.lengths[b] ?? 0;
+      const start = cache.lengths[b]!;
       const positions = Array.from({ length: T }, (_, t) => start + t);
       const tables = ropeTables(positions, this.config.headDim, this.config.ropeTheta);
       cos.data.set(tables.cos.data, b * T * half);
       sin.data.set(tables.sin.data, b * T * half);
       KINDS.forEach((kind, k) => {
-        const past = cache ? Array.from(cache.rowSlotPositions(b, kind).subarray(0, used(kind))) : [];
+        const past = Array.from(cache.rowSlotPositions(b, kind).subarray(0, used(kind)));
         const mask = attentionMask(positions, [...past, ...positions], kind, this.config.slidingWindow);
         masks[k]!.data.set(mask.data, b * mask.size);
       });
@@ -123,25 +127,16 @@ export class Gemma2Model implements CausalLM {
     return this.uploaded;
   }
 
-  /** Releases the compiled graphs and the uploaded weights. */
+  /** Releases the compiled graph and the uploaded weights. */
   async dispose(): Promise<void> {
-    const executables = await Promise.all(this.executables.values());
-    this.executables.clear();
-    await Promise.all(executables.map((executable) => executable.dispose()));
+    const executable = this.executable;
+    this.executable = undefined;
+    if (executable) await (await executable).dispose();
     for (const tensor of this.uploaded?.values() ?? []) this.backend.free(tensor);
     this.uploaded = undefined;
   }
 
-  private compiled(kind: GraphKind): Promise<Executable> {
-    let executable = this.executables.get(kind);
-    if (!executable) {
-      executable = this.backend.compile(this.trace(kind));
-      this.executables.set(kind, executable);
-    }
-    return executable;
-  }
-
-  private trace(kind: GraphKind) {
+  private trace() {
     const { config } = this;
     const b = new GraphBuilder();
     const half = config.headDim / 2;
@@ -150,21 +145,18 @@ export class Gemma2Model implements CausalLM {
     const sin = b.input("rope.sin", "float32", ["batch", 1, "seq", half]);
     const keyCount: Record<LayerKind, string> = { sliding_attention: "keys_local", full_attention: "keys_global" };
     const masks = {} as Record<LayerKind, SymbolicTensor>;
-    for (const layerKind of KINDS) masks[layerKind] = b.input(`mask.${layerKind}`, "bool", ["batch", 1, 1, "seq", kind === "cached" ? keyCount[layerKind] : "seq"]);
+    for (const layerKind of KINDS) masks[layerKind] = b.input(`mask.${layerKind}`, "bool", ["batch", 1, 1, "seq", keyCount[layerKind]]);
     // The cache buffers come whole ([batch, K, slots, h]); the graph reads the slots in use, as
     // many as the mask has keys before the new ones, so decode cost follows the context, not the capacity.
     const slotCount: Record<LayerKind, string> = { sliding_attention: "slots_local", full_attention: "slots_global" };
-    const past =
-      kind === "cached"
-        ? config.layerTypes.map((layerKind, layer) => {
-            const shape = ["batch", config.numKeyValueHeads, slotCount[layerKind], config.headDim];
-            const used = dimSub(keyCount[layerKind], "seq");
-            return {
-              keys: b.input(`past.${layer}.keys`, "float32", shape).slice(2, 0, used),
-              values: b.input(`past.${layer}.values`, "float32", shape).slice(2, 0, used),
-            };
-          })
-        : undefined;
+    const past = config.layerTypes.map((layerKind, layer) => {
+      const shape = ["batch", config.numKeyValueHeads, slotCount[layerKind], config.headDim];
+      const used = dimSub(keyCount[layerKind], "seq");
+      return {
+        keys: b.input(`past.${layer}.keys`, "float32", shape).slice(2, 0, used),
+        values: b.input(`past.${layer}.values`, "float32", shape).slice(2, 0, used),
+      };
+    });
     const weights = new Map<string, SymbolicTensor>();
     for (const spec of parameterSpecs(config)) {
       const value = this.params.get(spec.name);
@@ -173,10 +165,8 @@ export class Gemma2Model implements CausalLM {
     }
     const out = gemma2Forward(config, (name) => weights.get(name)!, { ids, cos, sin, masks, past });
     const outputs: Record<string, SymbolicTensor> = { logits: out.logits };
-    if (past) {
-      out.keys.forEach((tensor, layer) => (outputs[`new.${layer}.keys`] = tensor));
-      out.values.forEach((tensor, layer) => (outputs[`new.${layer}.values`] = tensor));
-    }
+    out.keys.forEach((tensor, layer) => (outputs[`new.${layer}.keys`] = tensor));
+    out.values.forEach((tensor, layer) => (outputs[`new.${layer}.values`] = tensor));
     return b.build(outputs);
   }
 }

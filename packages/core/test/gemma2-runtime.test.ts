@@ -1,0 +1,71 @@
+// The runtime of Gemma2Model: one compiled graph serves every batch size, sequence length and
+// cache state; the weights bound as inputs are the caller's memory (no copy), and agree with the
+// weights baked in as constants; a large cache capacity changes nothing but memory.
+import { describe, expect, it } from "vitest";
+import { Gemma2Model, KVCache } from "../src/index.js";
+import { OnnxBackend } from "../src/node.js";
+import { randomModel, sampleIds } from "./support/random-model.js";
+
+function maxDifference(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}
+
+describe("Gemma2Model runtime", () => {
+  const { config, params } = randomModel({ slidingWindow: 8 });
+
+  it("compiles one graph for every shape, with or without a cache", async () => {
+    const backend = new OnnxBackend({ intraOpThreads: 1 });
+    const model = new Gemma2Model(config, params, backend);
+    await model.forward([sampleIds(5, config.vocabSize, 1)]);
+    await model.forward([sampleIds(3, config.vocabSize, 2), sampleIds(3, config.vocabSize, 3)]);
+    const cache = new KVCache(config, { batchSize: 2, capacity: 40 });
+    await model.forward([sampleIds(12, config.vocabSize, 4), sampleIds(12, config.vocabSize, 5)], cache);
+    await model.forward([[7], [9]], cache);
+    expect(backend.cachedSessions).toBe(1);
+    await model.dispose();
+    expect(backend.cachedSessions).toBe(0);
+  });
+
+  it("gives the same logits with the weights as inputs and as constants", async () => {
+    const backend = new OnnxBackend({ intraOpThreads: 1 });
+    const asInputs = new Gemma2Model(config, params, backend, { weights: "inputs" });
+    const asConstants = new Gemma2Model(config, params, backend, { weights: "constants" });
+    const ids = [sampleIds(20, config.vocabSize, 6), sampleIds(20, config.vocabSize, 8)];
+    const a = await asInputs.forward(ids);
+    const b = await asConstants.forward(ids);
+    expect(maxDifference(a.data, b.data)).toBeLessThan(1e-4);
+    expect(backend.cachedSessions).toBe(2);
+    await asInputs.dispose();
+    await asConstants.dispose();
+  });
+
+  it("reads the weights from the caller's memory when they are inputs (one copy)", async () => {
+    const own = randomModel({ slidingWindow: 8 }, 3);
+    const model = new Gemma2Model(own.config, own.params, new OnnxBackend({ intraOpThreads: 1 }), { weights: "inputs" });
+    const ids = [sampleIds(6, own.config.vocabSize, 9)];
+    const before = await model.forward(ids);
+    // Scaling the final norm in place must show in the next call, with no recompile or re-upload.
+    const norm = own.params.get("model.norm.weight")!;
+    for (let i = 0; i < norm.size; i++) norm.data[i] = norm.data[i]! + 0.5;
+    const after = await model.forward(ids);
+    expect(maxDifference(before.data, after.data)).toBeGreaterThan(1e-2);
+    await model.dispose();
+  });
+
+  it("decodes identically whatever the cache capacity: the graph reads only the slots in use", async () => {
+    const model = new Gemma2Model(config, params, new OnnxBackend({ intraOpThreads: 1 }));
+    const ids = sampleIds(24, config.vocabSize, 10);
+    const results: Float32Array[] = [];
+    for (const capacity of [24, 4096]) {
+      const cache = new KVCache(config, { capacity });
+      const steps = [await model.forward([ids.slice(0, 16)], cache)];
+      for (let t = 16; t < ids.length; t++) steps.push(await model.forward([[ids[t]!]], cache));
+      results.push(Float32Array.from(steps.flatMap((step) => Array.from(step.data))));
+    }
+    expect(maxDifference(results[0]!, results[1]!)).toBeLessThan(1e-6);
+    await model.dispose();
+  });
+});
