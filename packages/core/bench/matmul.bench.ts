@@ -1,7 +1,7 @@
 // pnpm bench: matmul-bound IR graphs compiled by OnnxBackend against onnxruntime sessions of the
 // same MatMuls built directly with onnx-proto, both in this run, at 1 and 2 intra-op threads. The
 // ratio is what the IR, the emitter and HostTensor conversion cost (goal: >= 0.9). Shapes follow
-// the table of ../shared/DESIGN.md ("The compute path"): decode, 512x2048x512, and a 4-matmul chain.
+// the table in docs/compute-path.md: decode, 512x2048x512, and a 4-matmul chain.
 import onnxProto from "onnx-proto";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { GraphBuilder, HostTensor, Random } from "../src/index.js";

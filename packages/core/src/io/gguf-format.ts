@@ -1,6 +1,6 @@
 // The GGUF v3 container: header, typed metadata, tensor infos and data alignment, encoded and
 // decoded byte by byte (little-endian). Follows llama.cpp's ggml/include/gguf.h and gguf-py's
-// constants.py / gguf_writer.py as summarised in shared/GEMMA2.md section 4.1. Browser-safe: it
+// constants.py / gguf_writer.py as summarised in docs/gemma2.md section 4.1. Browser-safe: it
 // works on byte arrays; src/io/gguf.ts does the file IO.
 import { MalformedCheckpointError, UnsupportedDTypeError } from "../errors.js";
 

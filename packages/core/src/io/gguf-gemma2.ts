@@ -1,5 +1,5 @@
 // How Gemma 2 maps onto llama.cpp's "gemma2" GGUF: tensor names and dims, which tensors are norms
-// (stored as 1 + w), and the gemma2.* metadata to and from a Gemma2Config. Facts: shared/GEMMA2.md
+// (stored as 1 + w), and the gemma2.* metadata to and from a Gemma2Config. Facts: docs/gemma2.md
 // sections 4.2, 4.4 and 4.5 (convert_hf_to_gguf.py Gemma2Model, llama-model.cpp). llama.cpp fixes
 // some choices the config makes (layer pattern, query scale), so configs it cannot express are refused.
 import { InvalidConfigError } from "../errors.js";

@@ -1,5 +1,5 @@
 // The SentencePiece ("llama") tokenizer metadata llama.cpp needs to load a gemma2 GGUF: pieces,
-// scores, token types and special ids (shared/GEMMA2.md section 4.3). Without a real vocabulary we
+// scores, token types and special ids (docs/gemma2.md section 4.3). Without a real vocabulary we
 // synthesise one llama.cpp accepts (specials, the 256 byte pieces, then "tok{i}"), which is enough
 // when the model is fed raw ids, as the llama.cpp parity tests do.
 import { InvalidArgumentError, InvalidConfigError } from "../errors.js";

@@ -1,7 +1,7 @@
 // Gemma 2 to and from llama.cpp's GGUF v3 ("gemma2" architecture). The writer streams tensor by
 // tensor into an atomically replaced file; the reader parses the header, then reads each tensor at
 // its offset in bounded chunks, dequantising F16 / Q8_0 to float32. Norms are stored as 1 + w and
-// read back as w. Facts: shared/GEMMA2.md section 4; layout rules in gguf-format.ts / gguf-gemma2.ts.
+// read back as w. Facts: docs/gemma2.md section 4; layout rules in gguf-format.ts / gguf-gemma2.ts.
 import { open, type FileHandle } from "node:fs/promises";
 import { ConfigMismatchError, InvalidArgumentError, MalformedCheckpointError, UnsupportedDTypeError } from "../errors.js";
 import type { Gemma2Config } from "../models/gemma2/config.js";

@@ -1,6 +1,6 @@
 // Hugging Face checkpoint folders for Gemma 2: config.json plus model.safetensors, or sharded
 // weights with model.safetensors.index.json. Loading checks every tensor against parameterSpecs
-// before reading any data; saving writes every file atomically. Layout: ../shared/GEMMA2.md 3.1-3.3.
+// before reading any data; saving writes every file atomically. Layout: docs/gemma2.md sections 3.1-3.3.
 import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { ConfigMismatchError, InvalidArgumentError, MalformedCheckpointError, UnsupportedDTypeError } from "../errors.js";
@@ -24,7 +24,7 @@ export interface SaveHfCheckpointOptions {
   maxShardBytes?: number;
 }
 
-/** The embedding's tied copy; some exporters write it although Gemma 2 ties it (GEMMA2.md 3.2). */
+/** The embedding's tied copy; some exporters write it although Gemma 2 ties it (docs/gemma2.md section 3.2). */
 const TIED_HEAD = "lm_head.weight";
 const WEIGHT_DTYPES = new Set(["F32", "F16", "BF16"]);
 
@@ -104,7 +104,7 @@ export async function saveHfCheckpoint(dir: string, config: Gemma2Config, params
   await atomicWriteFile(join(dir, "generation_config.json"), `${JSON.stringify(generationConfig(config), null, 2)}\n`);
 }
 
-/** What transformers derives from the model config for generation (GEMMA2.md 3.1). */
+/** What transformers derives from the model config for generation (docs/gemma2.md section 3.1). */
 function generationConfig(config: Gemma2Config): Record<string, unknown> {
   return {
     _from_model_config: true,

@@ -1,7 +1,7 @@
 // The file names of a Hugging Face checkpoint's weights and the sharding rules: greedy packing in
 // parameter order up to a byte limit (huggingface_hub's split_torch_state_dict_into_shards), shard
 // names model-0000k-of-0000N.safetensors, and the index {metadata: {total_size}, weight_map}.
-// Follows ../shared/GEMMA2.md section 3.3.
+// Follows docs/gemma2.md section 3.3.
 import { MalformedCheckpointError } from "../errors.js";
 
 export const SINGLE_FILE = "model.safetensors";

@@ -1,6 +1,6 @@
 // The safetensors container, without any file access: the dtype table, parsing and validating the
 // JSON header against the size of the data buffer, and encoding a header for the writer.
-// Follows ../shared/GEMMA2.md section 3.4 (the format spec and the Rust crate's validator, which
+// Follows docs/gemma2.md section 3.4 (the format spec and the Rust crate's validator, which
 // this mirrors: contiguous tensors covering the buffer exactly, no duplicates, 100 MB header cap).
 import { InvalidArgumentError, MalformedCheckpointError, UnsupportedDTypeError } from "../errors.js";
 import type { DType } from "../tensor/dtype.js";

@@ -1,7 +1,7 @@
 // Streaming safetensors IO. The reader parses and validates the header once, then reads one tensor
 // at a time from an open file handle at its offset, converting half-precision data in bounded
 // chunks, so a checkpoint never sits in memory twice. The writer streams tensor by tensor into an
-// atomically replaced file. Format: ../shared/GEMMA2.md section 3.4; header rules: safetensors-format.ts.
+// atomically replaced file. Format: docs/gemma2.md section 3.4; header rules: safetensors-format.ts.
 import { open, type FileHandle } from "node:fs/promises";
 import { InvalidArgumentError, MalformedCheckpointError } from "../errors.js";
 import { allocate, BYTES_PER_ELEMENT, type DType } from "../tensor/dtype.js";

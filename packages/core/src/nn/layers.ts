@@ -1,6 +1,6 @@
 // The building blocks of Gemma 2 as IR: linear (PyTorch [out, in] weights), RMSNorm with the
 // (1 + w) scale, soft-capping, tanh-approximated GELU. Each follows Hugging Face's
-// modeling_gemma2.py; see ../shared/GEMMA2.md section 1 for the facts.
+// modeling_gemma2.py; see docs/gemma2.md section 1 for the facts.
 import type { SymbolicTensor } from "../graph/builder.js";
 
 /** x [..., in] times a PyTorch Linear weight [out, in] -> [..., out]. */

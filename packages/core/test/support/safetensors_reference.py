@@ -1,5 +1,5 @@
 # An independent safetensors reader and writer, in the Python standard library only (struct, json),
-# written from the format spec (../shared/GEMMA2.md 3.4), to cross-check the TypeScript IO.
+# written from the format spec (docs/gemma2.md section 3.4), to cross-check the TypeScript IO.
 #   read FILE OUT_JSON OUT_F32: checks the layout, dumps each tensor's values as float32 LE, in name order
 #   write FILE: writes a small file with F32, F16, BF16, I32, I64, 0-rank and empty tensors
 import json

@@ -1,6 +1,6 @@
 // The CPU backend: a whole IR graph compiled to one ONNX model and run by one onnxruntime-node
 // session, since ORT's kernels reach ~90% of a core's peak and a run costs ~6 us fixed
-// (../shared/DESIGN.md, "The compute path"). Sessions are cached per graph (graph-key.ts) and
+// (docs/compute-path.md). Sessions are cached per graph (graph-key.ts) and
 // reference-counted by the executables that share them.
 import { InferenceSession, type Tensor } from "onnxruntime-node";
 import type { Backend, BackendTensor, Executable, TensorMap } from "../backend.js";

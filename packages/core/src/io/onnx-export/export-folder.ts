@@ -1,5 +1,5 @@
 // exportOnnxFolder: a Gemma 2 checkpoint as the folder Optimum writes for a decoder with a KV cache
-// and transformers.js loads (../shared/GEMMA2.md 5): onnx/model.onnx, config.json,
+// and transformers.js loads (docs/gemma2.md section 5): onnx/model.onnx, config.json,
 // generation_config.json, and tokenizer.json / tokenizer_config.json when given. Everything is
 // built and checked before the first write; each file is written atomically, config.json last.
 import { mkdir } from "node:fs/promises";

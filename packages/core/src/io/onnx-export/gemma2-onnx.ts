@@ -1,5 +1,5 @@
 // The Gemma 2 decoder as one ONNX graph with a KV cache, in the signature Optimum exports for
-// decoder models with past key values (../shared/GEMMA2.md 5.1) and transformers.js feeds (5.2).
+// decoder models with past key values (docs/gemma2.md section 5.1) and transformers.js feeds (5.2).
 // The math is that of models/gemma2/forward.ts (nn/attention.ts, nn/layers.ts, nn/rope.ts), with
 // RoPE and the causal / sliding-window / padding masks computed in the graph from its inputs.
 import { ConfigMismatchError, InvalidArgumentError } from "../../errors.js";

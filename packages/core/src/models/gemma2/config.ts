@@ -1,6 +1,6 @@
 // Gemma2Config: the fields of Hugging Face's config.json for model_type "gemma2", typed and
 // validated once at the boundary (zod), plus the released sizes and small CPU-trainable presets.
-// Facts: ../shared/GEMMA2.md section 2; query_pre_attn_scalar is read, never derived (27B: 144).
+// Facts: docs/gemma2.md section 2; query_pre_attn_scalar is read, never derived (27B: 144).
 import { z } from "zod";
 import { InvalidConfigError } from "../../errors.js";
 
