@@ -7,7 +7,8 @@ export type CoreErrorCode =
   | "CONFIG_MISMATCH"
   | "INVALID_CONFIG"
   | "INVALID_ARGUMENT"
-  | "SHAPE_MISMATCH";
+  | "SHAPE_MISMATCH"
+  | "BACKEND_FAILED";
 
 export class CoreError extends Error {
   readonly code: CoreErrorCode;
@@ -72,5 +73,17 @@ export class ShapeMismatchError extends CoreError {
   constructor(where: string, problem: string) {
     super("SHAPE_MISMATCH", `shape mismatch in ${where}: ${problem}`);
     this.name = "ShapeMismatchError";
+  }
+}
+
+/** The backend could not compile or run a graph (onnxruntime's own message is kept). */
+export class BackendError extends CoreError {
+  constructor(
+    readonly backend: string,
+    action: string,
+    cause: unknown,
+  ) {
+    super("BACKEND_FAILED", `${backend} could not ${action}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = "BackendError";
   }
 }

@@ -56,6 +56,7 @@ export { argmax, Sampler, type SampledToken } from "./generate/sampler.js";
 export { generate, type GenerateOptions, type GeneratedToken } from "./generate/generate.js";
 export { attention, type AttentionInputs, type AttentionOutputs, type AttentionShape, type AttentionWeights } from "./nn/attention.js";
 export {
+  BackendError,
   ConfigMismatchError,
   CoreError,
   InvalidArgumentError,

@@ -5,7 +5,7 @@
 import { InferenceSession, type Tensor } from "onnxruntime-node";
 import type { Backend, BackendTensor, Executable, TensorMap } from "../backend.js";
 import { bindDims } from "../../graph/dims.js";
-import { InvalidArgumentError } from "../../errors.js";
+import { BackendError, InvalidArgumentError } from "../../errors.js";
 import type { Graph } from "../../graph/graph.js";
 import { HostTensor } from "../../tensor/host-tensor.js";
 import { graphToOnnx } from "./emit.js";
@@ -48,7 +48,10 @@ export class OnnxBackend implements Backend {
     let entry = this.sessions.get(key);
     if (entry === undefined) {
       const bytes = graphToOnnx(withOnnxOutputNames(graph, outputs), { opset: this.options.opset ?? 17, constantsAsInitializers: true });
-      entry = { session: InferenceSession.create(bytes, this.sessionOptions()), refs: 0, released: false };
+      const session = InferenceSession.create(bytes, this.sessionOptions()).catch((error: unknown) => {
+        throw new BackendError(ORT_BACKEND_NAME, "compile the graph", error);
+      });
+      entry = { session, refs: 0, released: false };
       this.sessions.set(key, entry);
     }
     entry.refs++;
@@ -137,8 +140,8 @@ export class OnnxExecutable implements Executable {
       results = await this.session.run(feeds);
     } catch (error) {
       // Kernels fail at run time on input values the shapes cannot rule out (an id past the
-      // vocabulary in Gather or ScatterND), so the caller's inputs are at fault.
-      throw new InvalidArgumentError("inputs", `onnxruntime could not run the graph: ${error instanceof Error ? error.message : String(error)}`);
+      // vocabulary in Gather or ScatterND); onnxruntime's message names the node.
+      throw new BackendError(ORT_BACKEND_NAME, "run the graph", error);
     }
     const out: Record<string, HostTensor> = {};
     for (const spec of this.outputs) out[spec.name] = fromOrtTensor(spec, results[spec.onnxName]);

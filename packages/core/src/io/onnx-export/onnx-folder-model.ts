@@ -6,7 +6,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { InferenceSession, Tensor } from "onnxruntime-node";
-import { InvalidArgumentError, MalformedCheckpointError } from "../../errors.js";
+import { BackendError, InvalidArgumentError, MalformedCheckpointError } from "../../errors.js";
 import type { CausalLM } from "../../models/causal-lm.js";
 import { configFromHf, type Gemma2Config } from "../../models/gemma2/config.js";
 import type { KVCache } from "../../models/gemma2/kv-cache.js";
@@ -90,7 +90,7 @@ export class OnnxFolderModel implements CausalLM {
     try {
       results = await this.session.run(feeds);
     } catch (error) {
-      throw new InvalidArgumentError("inputs", `onnxruntime could not run ${ONNX_MODEL_FILE}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new BackendError("onnxruntime-node", `run ${ONNX_MODEL_FILE}`, error);
     }
     if (cache) {
       const newKeys: HostTensor<"float32">[] = [];
