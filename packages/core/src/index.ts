@@ -39,12 +39,23 @@ export { forEachParameter, parameterCount, parameterSpecs, type Gemma2Params, ty
 export { initParams } from "./models/gemma2/init.js";
 export { gemma2Forward, type Gemma2ForwardInputs, type Gemma2ForwardOutputs, type WeightSource } from "./models/gemma2/forward.js";
 export type { CausalLM } from "./models/causal-lm.js";
-export { CONSTANT_WEIGHTS_MAX_BYTES, Gemma2Model, type Gemma2ModelOptions } from "./models/gemma2/model.js";
+export { CONSTANT_WEIGHTS_MAX_BYTES, Gemma2Model, isQuantizable, type Gemma2ModelOptions } from "./models/gemma2/model.js";
 export { KVCache } from "./models/gemma2/kv-cache.js";
 export { attentionMask } from "./models/gemma2/masks.js";
 export { applyRope, ropeTables } from "./nn/rope.js";
 export { geluTanh, linear, rmsNorm, softCap } from "./nn/layers.js";
 export { crossEntropy } from "./nn/losses.js";
+export { dequantizeBlocks, dequantizeWeight, gatherRows, isQuantized, type QuantizedWeight, type Weight } from "./nn/quantized.js";
+export {
+  dequantizeMatrix,
+  QUANT_BITS,
+  QUANT_BLOCK,
+  quantizedBytes,
+  quantizeMatrix,
+  type QuantBits,
+  type QuantizedMatrix,
+  type QuantType,
+} from "./quant/blocks.js";
 export { AdamW, type AdamWOptions, type AdamWState } from "./optim/adamw.js";
 export { clipGradNorm } from "./optim/clip-grad-norm.js";
 export { warmupCosine, type WarmupCosineOptions } from "./optim/schedules.js";

@@ -23,11 +23,12 @@ import {
   type Shape,
   type SymbolicTensor,
   type UnaryOpName,
+  quantizeMatrix,
 } from "../src/index.js";
 
 // Every op kind with a gradient rule, and every op name, listed here so the table below can be
 // checked against them; the type assertions fail typecheck if ops.ts grows an op not listed.
-const KINDS = ["unary", "binary", "compare", "where", "cast", "matmul", "reduce", "softmax", "gather", "scatterAdd", "reshape", "transpose", "slice", "concat", "broadcastTo"] as const;
+const KINDS = ["unary", "binary", "compare", "where", "cast", "matmul", "matmulNBits", "reduce", "softmax", "gather", "scatterAdd", "reshape", "transpose", "slice", "concat", "broadcastTo"] as const;
 const UNARY = ["neg", "exp", "log", "tanh", "erf", "sqrt", "rsqrt", "abs"] as const;
 const BINARY = ["add", "sub", "mul", "div", "pow", "max", "min"] as const;
 const COMPARE = ["less", "lessOrEqual", "greater", "greaterOrEqual", "equal"] as const;
@@ -104,6 +105,17 @@ const CASES: Case[] = [
     build: (_b, { a, b }) => a!.matmul(b!),
   },
   { name: "matmul rank 3 x rank 2 [2,3,4] x [4,5]", inputs: { a: { shape: [2, 3, 4] }, b: { shape: [4, 5] } }, build: (_b, { a, b }) => a!.matmul(b!) },
+  {
+    name: "matmulNBits, 4 and 8 bits [2,3,64] x quantized [5,64]",
+    inputs: { x: { shape: [2, 3, 64] } },
+    build: (b, { x }) => {
+      const weight = HostTensor.float32([5, 64], Array.from({ length: 320 }, (_, i) => Math.sin(i * 1.7)));
+      const q4 = quantizeMatrix(weight, 4);
+      const q8 = quantizeMatrix(weight, 8);
+      const four = b.matmulNBits(x!, b.constant(q4.blocks), b.constant(q4.scales), 4);
+      return four.add(b.matmulNBits(x!, b.constant(q8.blocks), b.constant(q8.scales), 8).mul(0.5));
+    },
+  },
   { name: "reduce sum over [0,2]", inputs: { x: { shape: [2, 3, 4] } }, build: (_b, { x }) => x!.sum([0, 2]).tanh() },
   { name: "reduce sum keepDims, broadcast back", inputs: { x: { shape: [2, 3] } }, build: (_b, { x }) => x!.mul(x!.sum(1, true)) },
   { name: "reduce max over one axis", inputs: { x: { shape: [3, 4] } }, build: (_b, { x }) => x!.max(1) },

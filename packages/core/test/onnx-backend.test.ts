@@ -230,6 +230,26 @@ const CASES: Case[] = [
     },
   },
   {
+    // One block of 32 per row. Activations of +-1 and 1 are exact in int8, so onnxruntime's
+    // int8-activation kernel (accuracy_level 4) gives these values exactly too.
+    name: "matmulNBits, 8 and 4 bits",
+    build: (b) => {
+      const x = b.input("x", "float32", [2, 32]);
+      const codes8 = Uint8Array.from({ length: 64 }, (_, i) => (i < 32 ? 128 + i : 127)); // rows 0.5 j and -2
+      const blocks8 = b.constant(new HostTensor("uint8", [2, 1, 32], codes8));
+      const scales8 = b.constant(HostTensor.float32([2], [0.5, 2]));
+      const codes4 = Uint8Array.from({ length: 32 }, (_, i) => (i < 16 ? ((2 * i) % 16) | (((2 * i + 1) % 16) << 4) : 0x99)); // (j % 16 - 8) / 4, then 0.25
+      const blocks4 = b.constant(new HostTensor("uint8", [2, 1, 16], codes4));
+      const scales4 = b.constant(HostTensor.float32([2], [0.25, 0.25]));
+      return { q8: b.matmulNBits(x, blocks8, scales8, 8), q4: b.matmulNBits(x, blocks4, scales4, 4) };
+    },
+    inputs: { x: HostTensor.float32([2, 32], Array.from({ length: 64 }, (_, i) => (i < 32 ? 1 : i % 2 === 0 ? 1 : -1))) },
+    expected: {
+      q8: { shape: [2, 2], values: [248, -64, -8, 0] },
+      q4: { shape: [2, 2], values: [-4, 8, -4, 0] },
+    },
+  },
+  {
     name: "matmul, plain and batched with broadcasting",
     build: (b) => {
       const a = b.input("a", "float32", [2, 3]);
@@ -345,6 +365,7 @@ const ALL_KINDS: Readonly<Record<OpKind, true>> = {
   where: true,
   cast: true,
   matmul: true,
+  matmulNBits: true,
   reduce: true,
   softmax: true,
   gather: true,
@@ -415,7 +436,7 @@ describe("OnnxBackend op by op", () => {
   }
 
   it("runs graphs whose constants are Constant nodes rather than initializers", async () => {
-    const testCase = CASES.find((c) => c.name.startsWith("matmul"))!;
+    const testCase = CASES.find((c) => c.name.startsWith("matmul, plain"))!;
     const bytes = graphToOnnx(buildCase(testCase), { constantsAsInitializers: false });
     expect(decodeGraph(bytes).initializer).toHaveLength(0);
     const session = await InferenceSession.create(bytes);

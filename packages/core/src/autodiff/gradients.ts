@@ -5,6 +5,7 @@
 import type { SymbolicTensor } from "../graph/builder.js";
 import type { BinaryOpName, Op, OpKind, UnaryOpName } from "../graph/ops.js";
 import type { DType } from "../tensor/dtype.js";
+import { dequantizeWeight } from "../nn/quantized.js";
 import { dimAdd, dimEquals, dimSub, type Dim, type Dims } from "../graph/dims.js";
 
 export interface GradientContext<O extends Op = Op> {
@@ -138,6 +139,14 @@ export const GRADIENT_RULES: { readonly [K in DifferentiableKind]: Rule<K> } = {
       when(needs[2], () => sumToShape(w.where(condition!, zero(grad), grad), whenFalse!.shape)),
     ];
   },
+
+  // y = x W^T with W quantized: dx = g W, W dequantized with plain ops; the packed blocks and
+  // their scales are fixed data, not trained (QLoRA-style adapters train beside them).
+  matmulNBits: ({ op, inputs: [x, blocks, scales], grad, needs }) => [
+    when(needs[0], () => sumToShape(grad.matmul(dequantizeWeight({ bits: op.bits, blocks: blocks!, scales: scales! })), x!.shape)),
+    undefined,
+    undefined,
+  ],
 
   // Float to float: cast the gradient back. From int or bool there is nothing to differentiate.
   cast: ({ inputs: [x], grad }) => [isFloatDType(x!.dtype) ? grad.cast(x!.dtype) : undefined],

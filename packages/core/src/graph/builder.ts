@@ -65,6 +65,24 @@ export class GraphBuilder {
     return this.append({ kind: "scatterAdd", rows }, [indices.id, updates.id], updates.dtype, [rows, ...rowShape]);
   }
 
+  /** x [..., K] times the transpose of the block-quantized matrix (blocks, scales): [..., N]. */
+  matmulNBits(x: SymbolicTensor, blocks: SymbolicTensor, scales: SymbolicTensor, bits: 4 | 8): SymbolicTensor {
+    const [rows, blockCount, blobBytes] = blocks.shape as [Dim, Dim, Dim];
+    if (blocks.dtype !== "uint8" || blocks.rank !== 3 || !allStatic(blocks.shape)) {
+      throw new ShapeMismatchError("matmulNBits", `blocks must be static uint8 [N, blocks, bytes], got ${blocks.dtype}${showDims(blocks.shape)}`);
+    }
+    const blockSize = ((blobBytes as number) * 8) / bits;
+    const cols = (blockCount as number) * blockSize;
+    if (x.dtype !== "float32" || x.shape[x.rank - 1] !== cols) {
+      throw new ShapeMismatchError("matmulNBits", `x ${x.dtype}${showDims(x.shape)} against a [${rows}, ${cols}] matrix`);
+    }
+    if (scales.dtype !== "float32" || scales.rank !== 1 || scales.shape[0] !== (rows as number) * (blockCount as number)) {
+      throw new ShapeMismatchError("matmulNBits", `scales must be float32 [${(rows as number) * (blockCount as number)}], got ${scales.dtype}${showDims(scales.shape)}`);
+    }
+    const op: Op = { kind: "matmulNBits", bits, blockSize };
+    return this.append(op, [x.id, blocks.id, scales.id], "float32", [...x.shape.slice(0, -1), rows]);
+  }
+
   build(outputs: Readonly<Record<string, SymbolicTensor>>): Graph {
     const outputIds = new Map(Object.entries(outputs).map(([name, tensor]) => [name, tensor.id]));
     return { nodes: [...this.nodes], inputs: new Map(this.inputIds), outputs: outputIds };
@@ -91,6 +109,8 @@ function scalarTensor(value: number, dtype: DType): HostTensor {
       return HostTensor.int32([], [value]);
     case "bool":
       return new HostTensor("bool", [], Uint8Array.of(value ? 1 : 0));
+    case "uint8":
+      return new HostTensor("uint8", [], Uint8Array.of(value));
     case "float16":
     case "bfloat16":
       return HostTensor.float32([], [value]).toHalf(dtype);

@@ -26,6 +26,12 @@ export type Op =
   | { kind: "cast"; to: DType }
   /** Batched matrix product with numpy semantics: [..., M, K] x [..., K, N] -> [..., M, N]. */
   | { kind: "matmul" }
+  /**
+   * x [..., K] times the transpose of a block-quantized [N, K] matrix (quant/blocks.ts): inputs x,
+   * blocks uint8 [N, K / blockSize, blockSize * bits / 8] and scales float32 [N * K / blockSize];
+   * result [..., N]. onnxruntime's MatMulNBits.
+   */
+  | { kind: "matmulNBits"; bits: 4 | 8; blockSize: number }
   | { kind: "reduce"; op: ReduceOpName; axes: readonly number[]; keepDims: boolean }
   | { kind: "softmax"; axis: number }
   /** Rows of `data` ([V, ...]) picked by integer `indices` (any shape): [...indices, ...]. */

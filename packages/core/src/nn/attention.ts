@@ -4,14 +4,15 @@
 // in float32. Keys and values of earlier positions (the KV cache) come in as `past`.
 import type { SymbolicTensor } from "../graph/builder.js";
 import type { Dim } from "../graph/dims.js";
+import type { Weight } from "./quantized.js";
 import { linear, softCap } from "./layers.js";
 import { applyRope } from "./rope.js";
 
 export interface AttentionWeights {
-  q: SymbolicTensor; // [H*h, d]
-  k: SymbolicTensor; // [K*h, d]
-  v: SymbolicTensor; // [K*h, d]
-  o: SymbolicTensor; // [d, H*h]
+  q: Weight; // [H*h, d]
+  k: Weight; // [K*h, d]
+  v: Weight; // [K*h, d]
+  o: Weight; // [d, H*h]
 }
 
 export interface AttentionShape {

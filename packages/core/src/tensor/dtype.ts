@@ -1,7 +1,8 @@
 // Element types. Computation happens in float32 (and int32/int64 for ids); float16 and bfloat16
-// exist for storage (checkpoints, GGUF, ONNX weights) and are held as raw 16-bit words.
+// exist for storage (checkpoints, GGUF, ONNX weights) and are held as raw 16-bit words; uint8
+// holds the packed blocks of quantized weights.
 
-export type DType = "float32" | "float16" | "bfloat16" | "int32" | "int64" | "bool";
+export type DType = "float32" | "float16" | "bfloat16" | "int32" | "int64" | "bool" | "uint8";
 
 export type TypedArrayFor<D extends DType> = D extends "float32"
   ? Float32Array
@@ -22,6 +23,7 @@ export const BYTES_PER_ELEMENT: Readonly<Record<DType, number>> = {
   int32: 4,
   int64: 8,
   bool: 1,
+  uint8: 1,
 };
 
 export function allocate<D extends DType>(dtype: D, size: number): TypedArrayFor<D> {
@@ -36,6 +38,7 @@ export function allocate<D extends DType>(dtype: D, size: number): TypedArrayFor
     case "int64":
       return new BigInt64Array(size) as TypedArrayFor<D>;
     case "bool":
+    case "uint8":
       return new Uint8Array(size) as TypedArrayFor<D>;
   }
   throw new Error(`unreachable dtype ${String(dtype)}`);

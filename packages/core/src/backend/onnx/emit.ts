@@ -57,6 +57,7 @@ export function graphToOnnx(graph: Graph, options: OnnxEmitOptions = {}): Uint8A
   };
 
   const nodes: onnxProto.onnx.INodeProto[] = [];
+  const domains = new Set<string>();
   const initializers: TensorProto[] = [];
   let tensorBytes = 0;
   const addInitializer = (proto: TensorProto): void => {
@@ -68,8 +69,9 @@ export function graphToOnnx(graph: Graph, options: OnnxEmitOptions = {}): Uint8A
     opset,
     valueName,
     nodeAt: (id) => nodeAt(graph, id),
-    addNode(opType, name, inputs, outputs, attributes = []) {
-      nodes.push({ name, opType, input: [...inputs], output: [...outputs], attribute: [...attributes] });
+    addNode(opType, name, inputs, outputs, attributes = [], domain = "") {
+      nodes.push({ name, opType, input: [...inputs], output: [...outputs], attribute: [...attributes], ...(domain ? { domain } : {}) });
+      if (domain) domains.add(domain);
     },
     addInt64(name, values) {
       addInitializer(int64TensorProto(name, values));
@@ -101,7 +103,7 @@ export function graphToOnnx(graph: Graph, options: OnnxEmitOptions = {}): Uint8A
   }
   const model: onnxProto.onnx.IModelProto = {
     irVersion: irVersionFor(opset),
-    opsetImport: [{ domain: "", version: opset }],
+    opsetImport: [{ domain: "", version: opset }, ...[...domains].map((domain) => ({ domain, version: 1 }))],
     producerName: "gemma-ts",
     graph: { name: options.name ?? "gemma-ts", node: nodes, initializer: initializers, input: inputs, output: outputs },
   };

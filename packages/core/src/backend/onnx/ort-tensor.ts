@@ -8,7 +8,7 @@ import { HostTensor, sizeOf, type Shape } from "../../tensor/host-tensor.js";
 import type { BackendTensor, RunInput } from "../backend.js";
 import { showDims, type Dims } from "../../graph/dims.js";
 
-type OrtDType = "float32" | "float16" | "int32" | "int64" | "bool";
+type OrtDType = "float32" | "float16" | "int32" | "int64" | "bool" | "uint8";
 
 const ORT_DTYPES: Readonly<Record<DType, OrtDType | undefined>> = {
   float32: "float32",
@@ -17,6 +17,7 @@ const ORT_DTYPES: Readonly<Record<DType, OrtDType | undefined>> = {
   int32: "int32",
   int64: "int64",
   bool: "bool",
+  uint8: "uint8",
 };
 
 /** Throws unless onnxruntime-node can pass tensors of this dtype in or out of a session. */

@@ -15,6 +15,7 @@ const ELEMENT_TYPES: Readonly<Record<DType, number>> = {
   int32: onnx.TensorProto.DataType.INT32,
   int64: onnx.TensorProto.DataType.INT64,
   bool: onnx.TensorProto.DataType.BOOL,
+  uint8: onnx.TensorProto.DataType.UINT8,
 };
 
 export function onnxElementType(dtype: DType): number {

@@ -6,7 +6,7 @@ import { evaluateDims, type DimBindings } from "../../graph/dims.js";
 import type { Graph, Node } from "../../graph/graph.js";
 import * as elementwise from "./elementwise.js";
 import { concat, broadcastTo, gather, reshape, scatterAdd, slice, transpose } from "./indexing.js";
-import { matmul } from "./matmul.js";
+import { matmul, matmulNBits } from "./matmul.js";
 import { reduce, softmax } from "./reduce.js";
 import { fromHost, roundToDType, type Precision, type Value } from "./value.js";
 
@@ -86,6 +86,8 @@ function evaluate(
       return elementwise.cast(a);
     case "matmul":
       return matmul(a, b, shape);
+    case "matmulNBits":
+      return matmulNBits(a, b, c, op.bits, shape);
     case "reduce":
       return reduce(op.op, a, op.axes);
     case "softmax":

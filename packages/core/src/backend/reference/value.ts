@@ -35,7 +35,8 @@ export function fromHost(tensor: HostTensor): Float64Array {
   switch (tensor.dtype) {
     case "float32":
     case "int32":
-      out.set(tensor.data as Float32Array | Int32Array);
+    case "uint8":
+      out.set(tensor.data as Float32Array | Int32Array | Uint8Array);
       break;
     case "float16": {
       const words = tensor.data as Uint16Array;
@@ -77,6 +78,8 @@ export function toHost(value: Value): HostTensor {
       return new HostTensor("int64", shape, BigInt64Array.from(data, (x) => BigInt(x)));
     case "bool":
       return new HostTensor("bool", shape, Uint8Array.from(data));
+    case "uint8":
+      return new HostTensor("uint8", shape, Uint8Array.from(data));
   }
 }
 
@@ -108,6 +111,9 @@ export function roundToDType(data: Float64Array, dtype: DType, precision: Precis
       break;
     case "bool":
       for (let i = 0; i < data.length; i++) data[i] = data[i] !== 0 ? 1 : 0;
+      break;
+    case "uint8":
+      for (let i = 0; i < data.length; i++) data[i] = toInteger(data[i]!) & 255;
       break;
   }
   return data;

@@ -4,11 +4,13 @@
 // WeightSource: constants for inference (onnxruntime pre-packs them), graph inputs for training.
 import type { SymbolicTensor } from "../../graph/builder.js";
 import { attention } from "../../nn/attention.js";
+import { InvalidArgumentError } from "../../errors.js";
 import { geluTanh, linear, rmsNorm, softCap } from "../../nn/layers.js";
+import { gatherRows, isQuantized, type Weight } from "../../nn/quantized.js";
 import type { Gemma2Config, LayerKind } from "./config.js";
 
-/** The IR tensor of a parameter, by Hugging Face name. */
-export type WeightSource = (name: string) => SymbolicTensor;
+/** The IR tensor of a parameter, by Hugging Face name: float, or block-quantized for matrices. */
+export type WeightSource = (name: string) => Weight;
 
 export interface Gemma2ForwardInputs {
   /** Token ids, int64 [B, T]. */
@@ -36,8 +38,13 @@ export interface Gemma2ForwardOutputs {
 export function gemma2Forward(config: Gemma2Config, weight: WeightSource, inputs: Gemma2ForwardInputs): Gemma2ForwardOutputs {
   const eps = config.rmsNormEps;
   const embedding = weight("model.embed_tokens.weight");
+  const norm = (name: string): SymbolicTensor => {
+    const tensor = weight(name);
+    if (isQuantized(tensor)) throw new InvalidArgumentError(name, "a norm weight cannot be quantized");
+    return tensor;
+  };
   // The scale is cast to the activation dtype before multiplying, as in modeling_gemma2.py.
-  let x = embedding.gather(inputs.ids).mul(Math.fround(Math.sqrt(config.hiddenSize)));
+  let x = gatherRows(embedding, inputs.ids).mul(Math.fround(Math.sqrt(config.hiddenSize)));
   const keys: SymbolicTensor[] = [];
   const values: SymbolicTensor[] = [];
   const shape = {
@@ -49,18 +56,19 @@ export function gemma2Forward(config: Gemma2Config, weight: WeightSource, inputs
   };
   config.layerTypes.forEach((kind, i) => {
     const w = (name: string) => weight(`model.layers.${i}.${name}.weight`);
+    const n = (name: string) => norm(`model.layers.${i}.${name}.weight`);
     const attended = attention(
       shape,
       { q: w("self_attn.q_proj"), k: w("self_attn.k_proj"), v: w("self_attn.v_proj"), o: w("self_attn.o_proj") },
-      { x: rmsNorm(x, w("input_layernorm"), eps), cos: inputs.cos, sin: inputs.sin, mask: inputs.masks[kind], past: inputs.past?.[i] },
+      { x: rmsNorm(x, n("input_layernorm"), eps), cos: inputs.cos, sin: inputs.sin, mask: inputs.masks[kind], past: inputs.past?.[i] },
     );
     keys.push(attended.keys);
     values.push(attended.values);
-    x = x.add(rmsNorm(attended.output, w("post_attention_layernorm"), eps));
-    const normed = rmsNorm(x, w("pre_feedforward_layernorm"), eps);
+    x = x.add(rmsNorm(attended.output, n("post_attention_layernorm"), eps));
+    const normed = rmsNorm(x, n("pre_feedforward_layernorm"), eps);
     const mlp = linear(geluTanh(linear(normed, w("mlp.gate_proj"))).mul(linear(normed, w("mlp.up_proj"))), w("mlp.down_proj"));
-    x = x.add(rmsNorm(mlp, w("post_feedforward_layernorm"), eps));
+    x = x.add(rmsNorm(mlp, n("post_feedforward_layernorm"), eps));
   });
-  const logits = softCap(linear(rmsNorm(x, weight("model.norm.weight"), eps), embedding), config.finalLogitSoftcapping);
+  const logits = softCap(linear(rmsNorm(x, norm("model.norm.weight"), eps), embedding), config.finalLogitSoftcapping);
   return { logits, keys, values };
 }

@@ -17,6 +17,8 @@ import { gemma2Forward } from "./forward.js";
 import { KVCache } from "./kv-cache.js";
 import { attentionMask } from "./masks.js";
 import { parameterSpecs, type Gemma2Params } from "./params.js";
+import type { Weight } from "../../nn/quantized.js";
+import { QUANT_BITS, quantizeMatrix, type QuantizedMatrix, type QuantType } from "../../quant/blocks.js";
 
 const KINDS: readonly LayerKind[] = ["sliding_attention", "full_attention"];
 
@@ -27,6 +29,17 @@ export interface Gemma2ModelOptions {
    * Default: constants up to CONSTANT_WEIGHTS_MAX_BYTES of weights, inputs above.
    */
   weights?: "inputs" | "constants";
+  /**
+   * Block-quantize the embedding (which is also the output projection) and every projection
+   * matrix, as llama.cpp's Q8_0 or Q4_0; norms stay float32. Quantized weights are constants
+   * (onnxruntime pre-packs them for its MatMulNBits kernels), so the graph must fit in 2 GiB.
+   */
+  quantize?: QuantType;
+}
+
+/** The matrices quantization applies to: the embedding and the seven projections of each layer. */
+export function isQuantizable(name: string): boolean {
+  return name === "model.embed_tokens.weight" || /\.(q|k|v|o|gate|up|down)_proj\.weight$/.test(name);
 }
 
 /** Up to this many bytes of weights, the default is to bake them into the graph. */
@@ -36,6 +49,8 @@ export class Gemma2Model implements CausalLM {
   private executable: Promise<Executable> | undefined;
   private uploaded: Map<string, BackendTensor> | undefined;
   readonly weightMode: "inputs" | "constants";
+  readonly quantize: QuantType | undefined;
+  private quantized: Map<string, QuantizedMatrix> | undefined;
 
   constructor(
     readonly config: Gemma2Config,
@@ -45,7 +60,9 @@ export class Gemma2Model implements CausalLM {
   ) {
     let bytes = 0;
     for (const tensor of params.values()) bytes += tensor.data.byteLength;
-    this.weightMode = options.weights ?? (bytes <= CONSTANT_WEIGHTS_MAX_BYTES ? "constants" : "inputs");
+    this.quantize = options.quantize;
+    if (this.quantize && options.weights === "inputs") throw new InvalidArgumentError("weights", "quantized weights are always graph constants");
+    this.weightMode = options.weights ?? (this.quantize || bytes <= CONSTANT_WEIGHTS_MAX_BYTES ? "constants" : "inputs");
   }
 
   /**
@@ -114,6 +131,16 @@ export class Gemma2Model implements CausalLM {
     return inputs;
   }
 
+  /** The quantized matrices, made on first use (and kept: the graph's constants). */
+  private quantizedMatrices(): Map<string, QuantizedMatrix> | undefined {
+    if (!this.quantize || this.quantized) return this.quantized;
+    this.quantized = new Map();
+    for (const [name, tensor] of this.params) {
+      if (isQuantizable(name)) this.quantized.set(name, quantizeMatrix(tensor, QUANT_BITS[this.quantize]));
+    }
+    return this.quantized;
+  }
+
   /** The weights in the backend, uploaded on first use. */
   private weights(): Map<string, BackendTensor> {
     if (!this.uploaded) {
@@ -157,11 +184,14 @@ export class Gemma2Model implements CausalLM {
         values: b.input(`past.${layer}.values`, "float32", shape).slice(2, 0, used),
       };
     });
-    const weights = new Map<string, SymbolicTensor>();
+    const weights = new Map<string, Weight>();
+    const quantized = this.quantizedMatrices();
     for (const spec of parameterSpecs(config)) {
       const value = this.params.get(spec.name);
       if (!value) throw new InvalidArgumentError("params", `missing weight ${spec.name}`);
-      weights.set(spec.name, this.weightMode === "constants" ? b.constant(value) : b.input(spec.name, value.dtype, value.shape));
+      const matrix = quantized?.get(spec.name);
+      if (matrix) weights.set(spec.name, { bits: matrix.bits, blocks: b.constant(matrix.blocks), scales: b.constant(matrix.scales) });
+      else weights.set(spec.name, this.weightMode === "constants" ? b.constant(value) : b.input(spec.name, value.dtype, value.shape));
     }
     const out = gemma2Forward(config, (name) => weights.get(name)!, { ids, cos, sin, masks, past });
     const outputs: Record<string, SymbolicTensor> = { logits: out.logits };
