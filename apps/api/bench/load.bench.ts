@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { completionPromptIds } from "@gemma-ts/serve";
+import { closeServedModel, createServer, loadServedModel } from "@gemma-ts/serve/http";
 import OpenAI from "openai";
-import { closeServedModel, completionPromptIds, createServer, loadServedModel } from "../src/index.js";
 import { writeTestModel } from "../test/support/test-model.js";
 
 const { values: flags } = parseArgs({

@@ -1,13 +1,11 @@
 #!/usr/bin/env node
 // The server as a standalone program (`node apps/api/dist/main.js --model DIR`); `gemma-ts serve`
-// does the same with a progress bar. Both take their flags from serve-flags.ts.
+// does the same with a progress bar. Both take their flags from @gemma-ts/serve/http's serve flags.
 import { CoreError } from "@gemma-ts/core";
 import { ServeError } from "@gemma-ts/serve";
+import { addServeFlags, ConfigurationError, runServer, serverOptionsFromFlags, type ServeFlags } from "@gemma-ts/serve/http";
 import { TokenizerError } from "@gemma-ts/tokenizer";
 import { Command } from "commander";
-import { ConfigurationError } from "./errors.js";
-import { runServer } from "./run-server.js";
-import { addServeFlags, serverOptionsFromFlags, type ServeFlags } from "./serve-flags.js";
 
 const program = addServeFlags(
   new Command()
@@ -20,7 +18,7 @@ program.parse();
 const options = program.opts<ServeFlags & { model?: string[] }>();
 
 try {
-  const { closed } = await runServer(serverOptionsFromFlags(options, options.model ?? []));
+  const { closed } = await runServer(serverOptionsFromFlags(options, options.model ?? [], process.env));
   await closed;
 } catch (error) {
   if (error instanceof CoreError || error instanceof TokenizerError || error instanceof ServeError || error instanceof ConfigurationError || (error as NodeJS.ErrnoException).syscall) {

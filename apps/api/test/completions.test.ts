@@ -1,9 +1,9 @@
 // The two generation endpoints through the official OpenAI SDK, unchanged: response shapes and
 // usage, streaming (the SDK's parser and the raw wire bytes), stop strings, seeds (n choices use
 // seed + index), and log-probabilities in both endpoints' formats.
+import { chatPromptIds, completionPromptIds } from "@gemma-ts/serve";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chatPromptIds, completionPromptIds } from "../src/index.js";
 import { MODEL, startTestServer, type TestServer } from "./support/test-server.js";
 
 let t: TestServer;

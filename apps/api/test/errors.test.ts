@@ -3,9 +3,9 @@
 // path-like model names, oversized bodies, missing or wrong API keys, too many requests at once.
 import { mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
+import { createServer, type GemmaServer, type ServedModel } from "@gemma-ts/serve/http";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createServer, type GemmaServer, type ServedModel } from "../src/index.js";
 import { writeTestModel } from "./support/test-model.js";
 import { MODEL, postJson, startTestServer, type TestServer } from "./support/test-server.js";
 

@@ -2,8 +2,8 @@
 // slot and its request slot; close() lets a running stream finish within the grace period, and
 // aborts what is left after it, ending the stream with an error event instead of hanging.
 import { RequestAbortedError, type CompletionUsage } from "@gemma-ts/serve";
+import { createServer, type GemmaServer, type ServedModel } from "@gemma-ts/serve/http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createServer, type GemmaServer, type ServedModel } from "../src/index.js";
 import { eventually, MODEL, startTestServer, type TestServer } from "./support/test-server.js";
 
 let t: TestServer;

@@ -5,9 +5,9 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportOnnxFolder, loadHfCheckpoint } from "@gemma-ts/core/node";
+import { ConfigurationError, createServer, loadServedModel, type GemmaServer } from "@gemma-ts/serve/http";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigurationError, createServer, loadServedModel, type GemmaServer } from "../src/index.js";
 import { writeTestModel } from "./support/test-model.js";
 
 const MODEL = "tiny";

@@ -1,8 +1,7 @@
 // The progress bar shown while a model folder loads (config, weights, tokenizer, engine), on
 // stderr and only when stderr is a terminal, so piped stdout and CI logs stay clean. Stages, not
 // bytes: loadHfCheckpoint reports no progress of its own, and the weights are most of the wait.
-import type { LoadOptions, LoadStage } from "@gemma-ts/api";
-import { LOAD_STAGES } from "@gemma-ts/api";
+import { LOAD_STAGES, type LoadOptions, type LoadStage } from "@gemma-ts/serve/http";
 import { SingleBar } from "cli-progress";
 
 const STAGE_LABELS: Record<LoadStage, string> = {

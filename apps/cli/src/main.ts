@@ -1,9 +1,9 @@
 // The `gemma-ts` command. Each subcommand lives in commands/ and only parses its flags and
 // wires streams to the packages; the work happens in the libraries. Errors end here: a typed
 // library error or a bad input prints one line naming the problem and exits 1, no stack trace.
-import { ConfigurationError } from "@gemma-ts/api";
 import { CoreError } from "@gemma-ts/core";
 import { ServeError } from "@gemma-ts/serve";
+import { ConfigurationError } from "@gemma-ts/serve/http";
 import { TokenizerError } from "@gemma-ts/tokenizer";
 import { Command, InvalidArgumentError } from "commander";
 import { chatCommand } from "./commands/chat.js";

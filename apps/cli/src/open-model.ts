@@ -1,6 +1,6 @@
 // Opening a model folder for generate and chat: the checkpoint, tokenizer.json and an Engine of
 // one row (one conversation at a time), with the loading progress bar on a terminal.
-import { loadServedModel, type ServedModel } from "@gemma-ts/api";
+import { loadServedModel, type ServedModel } from "@gemma-ts/serve/http";
 import { loadProgress } from "./load-progress.js";
 
 export async function openModel(folder: string, threads: number | undefined): Promise<ServedModel> {

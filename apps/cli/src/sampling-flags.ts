@@ -1,8 +1,10 @@
 // The sampling flags generate and chat share (--max-tokens, --temperature, --top-k, --top-p,
-// --min-p, --seed, --stop), parsed into the engine's request fields. Without --seed each run
-// draws one, as llama.cpp does, so runs differ unless asked not to.
+// --min-p, --seed, --stop), parsed into the engine's request fields. Their ranges are
+// @gemma-ts/serve's REQUEST_LIMITS, the ones the engine and the HTTP server check. Without --seed
+// each run draws one, as llama.cpp does, so runs differ unless asked not to.
 import { randomInt } from "node:crypto";
-import type { CompletionRequest } from "@gemma-ts/serve";
+import { describeLimit, REQUEST_LIMITS, withinLimit, type CompletionRequest, type RequestLimit } from "@gemma-ts/serve";
+import { integerFlag } from "@gemma-ts/serve/http";
 import { Command, InvalidArgumentError } from "commander";
 
 export interface SamplingFlags {
@@ -16,22 +18,30 @@ export interface SamplingFlags {
   threads?: number;
 }
 
-const number = (name: string, check: (value: number) => boolean, rule: string) => (value: string) => {
+/** A flag's value parsed as a number within `limit`. */
+const limited = (name: string, limit: RequestLimit) => (value: string) => {
   const parsed = Number(value);
-  if (value.trim() === "" || !Number.isFinite(parsed) || !check(parsed)) throw new InvalidArgumentError(`${name} must be ${rule}`);
+  if (value.trim() === "" || !withinLimit(parsed, limit)) throw new InvalidArgumentError(`${name} must be ${describeLimit(limit)}`);
   return parsed;
+};
+
+/** --stop, repeatable: non-empty strings, as many as a request may give. */
+const stopFlag = (value: string, previous: string[]): string[] => {
+  if (value === "") throw new InvalidArgumentError("--stop must not be empty");
+  if (previous.length >= REQUEST_LIMITS.stopStrings.max) throw new InvalidArgumentError(`--stop may be given at most ${REQUEST_LIMITS.stopStrings.max} times`);
+  return [...previous, value];
 };
 
 export function withSamplingFlags(command: Command): Command {
   return command
-    .option("--max-tokens <n>", "most tokens to generate", number("--max-tokens", (v) => Number.isInteger(v) && v >= 1, "an integer >= 1"), 256)
-    .option("--temperature <t>", "0 is greedy", number("--temperature", (v) => v >= 0, "a number >= 0"), 1)
-    .option("--top-k <k>", "keep the k most likely tokens", number("--top-k", (v) => Number.isInteger(v) && v >= 0, "an integer >= 0"))
-    .option("--top-p <p>", "nucleus sampling", number("--top-p", (v) => v > 0 && v <= 1, "in (0, 1]"))
-    .option("--min-p <m>", "drop tokens below m times the top probability", number("--min-p", (v) => v >= 0 && v <= 1, "in [0, 1]"))
-    .option("--seed <s>", "sampling seed (default: random)", number("--seed", Number.isSafeInteger, "an integer"))
-    .option("--stop <text>", "stop before this text (repeatable)", (value: string, previous: string[]) => [...previous, value], [] as string[])
-    .option("--threads <n>", "onnxruntime intra-op threads", number("--threads", (v) => Number.isInteger(v) && v >= 1, "an integer >= 1"));
+    .option("--max-tokens <n>", "most tokens to generate", limited("--max-tokens", REQUEST_LIMITS.maxTokens), 256)
+    .option("--temperature <t>", "0 is greedy", limited("--temperature", REQUEST_LIMITS.temperature), 1)
+    .option("--top-k <k>", "keep the k most likely tokens (0: all)", limited("--top-k", REQUEST_LIMITS.topK))
+    .option("--top-p <p>", "nucleus sampling", limited("--top-p", REQUEST_LIMITS.topP))
+    .option("--min-p <m>", "drop tokens below m times the top probability", limited("--min-p", REQUEST_LIMITS.minP))
+    .option("--seed <s>", "sampling seed (default: random)", limited("--seed", REQUEST_LIMITS.seed))
+    .option("--stop <text>", "stop before this text (repeatable)", stopFlag, [] as string[])
+    .option("--threads <n>", "onnxruntime intra-op threads", integerFlag("--threads", 1));
 }
 
 export function samplingOf(flags: SamplingFlags): NonNullable<CompletionRequest["sampling"]> {

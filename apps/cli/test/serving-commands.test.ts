@@ -6,8 +6,8 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chatPromptIds, closeServedModel, completionPromptIds, loadServedModel, type ServedModel } from "@gemma-ts/api";
-import type { CompletionRequest } from "@gemma-ts/serve";
+import { chatPromptIds, completionPromptIds, type CompletionRequest } from "@gemma-ts/serve";
+import { closeServedModel, loadServedModel, type ServedModel } from "@gemma-ts/serve/http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTestModel } from "./support/test-model.js";
 

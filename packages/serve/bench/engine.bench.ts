@@ -1,6 +1,7 @@
 // Engine figures on random-weight models (speed does not depend on the weights): time to first
-// token for a chat's second turn with and without prefix reuse, and aggregate decode throughput
-// with 1 and with 8 concurrent streams. Run: pnpm bench (in this folder).
+// token for a chat's second turn with and without prefix reuse, aggregate decode throughput with 1
+// and with 8 concurrent streams, and the worst event-loop gap while decoding. Run: pnpm bench (in
+// this folder).
 import { Gemma2Model, initParams, presetConfig, type Gemma2Config } from "@gemma-ts/core";
 import { OnnxBackend } from "@gemma-ts/core/node";
 import { Engine, type CompletionRequest } from "../src/index.js";
@@ -40,11 +41,22 @@ for (const [name, shape] of Object.entries(shapes)) {
   for (const streams of [1, 8]) {
     const prompts = Array.from({ length: streams }, (_, i) => Array.from(tokenizer.encode(`Stream ${i}: the state of the union`).ids));
     await Promise.all(prompts.map((ids, i) => collect(engine.complete(request(ids, 8, i))))); // warm
+    // The longest the event loop waited while decoding (an HTTP server's worst added latency).
+    let last = performance.now();
+    let worstGap = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      worstGap = Math.max(worstGap, now - last);
+      last = now;
+    }, 1);
     const start = performance.now();
     const results = await Promise.all(prompts.map((ids, i) => collect(engine.complete(request(ids, 128, i)))));
     const seconds = (performance.now() - start) / 1000;
+    clearInterval(timer);
     const tokens = results.reduce((sum, r) => sum + r.usage.completionTokens, 0);
-    console.log(`${name}: ${streams} stream${streams > 1 ? "s" : ""}: ${(tokens / seconds).toFixed(0)} tokens/s aggregate (${tokens} tokens in ${seconds.toFixed(2)} s)`);
+    console.log(
+      `${name}: ${streams} stream${streams > 1 ? "s" : ""}: ${(tokens / seconds).toFixed(0)} tokens/s aggregate (${tokens} tokens in ${seconds.toFixed(2)} s); worst event-loop gap ${worstGap.toFixed(1)} ms`,
+    );
   }
   await engine.close();
   await model.dispose();

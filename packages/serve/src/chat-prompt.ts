@@ -1,9 +1,15 @@
-// OpenAI chat messages to Gemma prompt ids. Gemma's chat template has no system role (its
-// template raises on one), so leading system/developer messages are prepended to the first user
-// message, separated by a blank line, which is what Gemma's own documentation recommends.
+// Chat messages (OpenAI's roles) to Gemma prompt ids. Gemma's chat template has no system role
+// (its template raises on one), so leading system/developer messages are prepended to the first
+// user message, separated by a blank line, which is what Gemma's own documentation recommends.
+// A conversation the template cannot render is an InvalidRequestError naming the message.
 import { ChatTemplateError, type ChatMessage, type Tokenizer } from "@gemma-ts/tokenizer";
-import { invalidRequest } from "./errors.js";
-import type { ChatMessageInput } from "./schemas.js";
+import { InvalidRequestError } from "./errors.js";
+
+/** One message as OpenAI's chat endpoint takes it: text, or a list of text parts. */
+export interface ChatMessageInput {
+  role: "system" | "developer" | "user" | "assistant";
+  content: string | readonly { text: string }[];
+}
 
 export function chatPromptIds(tokenizer: Tokenizer, messages: readonly ChatMessageInput[]): number[] {
   const turns = toGemmaTurns(messages);
@@ -11,7 +17,7 @@ export function chatPromptIds(tokenizer: Tokenizer, messages: readonly ChatMessa
   try {
     text = tokenizer.applyChatTemplate(turns, { addGenerationPrompt: true });
   } catch (error) {
-    if (error instanceof ChatTemplateError) throw invalidRequest(`${error.message} (Gemma's chat format).`, "messages");
+    if (error instanceof ChatTemplateError) throw new InvalidRequestError("messages", `${error.message} (Gemma's chat format)`);
     throw error;
   }
   // The rendered text starts with <bos> itself, so no post-processor runs.
@@ -26,7 +32,7 @@ export function toGemmaTurns(messages: readonly ChatMessageInput[]): ChatMessage
   const turns: ChatMessage[] = [];
   for (let i = index; i < messages.length; i++) {
     const message = messages[i]!;
-    if (isSystem(message)) throw invalidRequest("System messages are only supported at the start of the conversation.", `messages[${i}].role`);
+    if (isSystem(message)) throw new InvalidRequestError(`messages[${i}].role`, "system messages are only supported at the start of the conversation");
     turns.push({ role: message.role === "assistant" ? "assistant" : "user", content: textOf(message) });
   }
   if (system.length > 0) {
@@ -35,7 +41,7 @@ export function toGemmaTurns(messages: readonly ChatMessageInput[]): ChatMessage
     if (first?.role === "user") first.content = `${instructions}\n\n${first.content}`;
     else turns.unshift({ role: "user", content: instructions });
   }
-  if (turns.at(-1)?.role !== "user") throw invalidRequest("The last message must have role 'user'.", `messages[${messages.length - 1}].role`);
+  if (turns.at(-1)?.role !== "user") throw new InvalidRequestError(`messages[${messages.length - 1}].role`, "the last message must have role 'user'");
   return turns;
 }
 

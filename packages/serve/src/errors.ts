@@ -1,6 +1,6 @@
-// Typed errors of @gemma-ts/serve. Each has a stable `code`, so the HTTP layer can map a rejected
-// request to a status (400 for INVALID_REQUEST, CONTEXT_LENGTH_EXCEEDED, UNSUPPORTED_SCHEMA; 503 for
-// OVERLOADED, ENGINE_CLOSED) without parsing messages.
+// Typed errors of @gemma-ts/serve. Each has a stable `code`, so the HTTP layer (http/errors.ts) can
+// map a rejected request to a status (400 for INVALID_REQUEST, CONTEXT_LENGTH_EXCEEDED,
+// UNSUPPORTED_SCHEMA; 429 for OVERLOADED; 503 for ENGINE_CLOSED) without parsing messages.
 
 export type ServeErrorCode =
   | "INVALID_OPTIONS"

@@ -1,6 +1,8 @@
 // @gemma-ts/serve: a continuous-batching engine over @gemma-ts/core's Gemma 2, streaming UTF-8-
 // safe text with stop strings, reusing cached prompt prefixes, and constraining output to JSON
-// (Schema). Knows nothing of HTTP: apps/api maps OpenAI's wire format onto these types.
+// (Schema); prompt ids from chat messages or a raw prompt; the one table of request limits.
+// Browser-safe and HTTP-free: the OpenAI-compatible server and model-folder loading are the
+// Node-only entry @gemma-ts/serve/http (src/http/index.ts).
 export { Engine, prefillPieces } from "./engine.js";
 export type {
   Completion,
@@ -27,3 +29,6 @@ export { TextStream } from "./text-stream.js";
 export { TokenVocabulary } from "./vocabulary.js";
 export { compileSchema, type CompiledSchema, type SchemaNode } from "./json-schema.js";
 export { ConstraintGrammar, JsonConstraint } from "./json-constraint.js";
+export { chatPromptIds, toGemmaTurns, type ChatMessageInput } from "./chat-prompt.js";
+export { completionPromptIds } from "./completion-prompt.js";
+export { describeLimit, REQUEST_LIMITS, withinLimit, type RequestLimit, type RequestLimitName } from "./request-limits.js";

@@ -1,5 +1,6 @@
 // The serving engine's contract: what a request asks for and what streams back. The HTTP layer
-// (apps/api) translates OpenAI's wire format to and from these; nothing here knows about HTTP.
+// (src/http/, the ./http entry) translates OpenAI's wire format to and from these; nothing here
+// knows about HTTP.
 import type { CausalLM, SamplingOptions } from "@gemma-ts/core";
 import type { Tokenizer } from "@gemma-ts/tokenizer";
 

@@ -4,8 +4,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { closeServedModel, createServer, loadServedModel, type GemmaServer, type ServedModel, type ServerOptions } from "@gemma-ts/serve/http";
 import OpenAI from "openai";
-import { closeServedModel, createServer, loadServedModel, type GemmaServer, type ServedModel, type ServerOptions } from "../../src/index.js";
 import { writeTestModel } from "./test-model.js";
 
 export const MODEL = "tiny";

@@ -4,8 +4,8 @@
 // conversation that outgrows the context is reported and the session goes on.
 import { once } from "node:events";
 import { createInterface } from "node:readline";
-import { chatPromptIds, closeServedModel } from "@gemma-ts/api";
-import { ContextLengthExceededError } from "@gemma-ts/serve";
+import { chatPromptIds, ContextLengthExceededError } from "@gemma-ts/serve";
+import { closeServedModel } from "@gemma-ts/serve/http";
 import { Command } from "commander";
 import { openModel } from "../open-model.js";
 import { samplingOf, withSamplingFlags, type SamplingFlags } from "../sampling-flags.js";

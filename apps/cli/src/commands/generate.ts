@@ -1,7 +1,8 @@
 // gemma-ts generate: one completion of a raw prompt (<bos> + the text, no chat template),
 // streamed to stdout as the engine produces it, ending with a newline. Ctrl-C stops it cleanly.
 import { once } from "node:events";
-import { closeServedModel, completionPromptIds } from "@gemma-ts/api";
+import { completionPromptIds } from "@gemma-ts/serve";
+import { closeServedModel } from "@gemma-ts/serve/http";
 import { Command } from "commander";
 import { openModel } from "../open-model.js";
 import { samplingOf, withSamplingFlags, type SamplingFlags } from "../sampling-flags.js";

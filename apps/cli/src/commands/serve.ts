@@ -1,8 +1,9 @@
-// gemma-ts serve: the OpenAI-compatible server (@gemma-ts/api) on one model folder (safetensors on
-// the core's graphs, or an exported onnx/model.onnx: --backend, auto-detected by default), served under
-// its folder name, or on every model folder of --model-dir. SIGTERM / Ctrl-C shut it down
-// gracefully and exit 0. The flags are @gemma-ts/api's, shared with its standalone server.
-import { addServeFlags, runServer, serverOptionsFromFlags, type ServeFlags } from "@gemma-ts/api";
+// gemma-ts serve: the OpenAI-compatible server (@gemma-ts/serve/http) on one model folder
+// (safetensors on the core's graphs, or an exported onnx/model.onnx: --backend, auto-detected by
+// default), served under its folder name, or on every model folder of --model-dir. SIGTERM /
+// Ctrl-C shut it down gracefully and exit 0. The flags are @gemma-ts/serve/http's, shared with
+// apps/api's standalone server.
+import { addServeFlags, runServer, serverOptionsFromFlags, type ServeFlags } from "@gemma-ts/serve/http";
 import { Command, InvalidArgumentError } from "commander";
 import { loadProgress, type LoadProgress } from "../load-progress.js";
 
@@ -15,7 +16,7 @@ export function serveCommand(): Command {
     const bars: LoadProgress[] = [];
     try {
       const { closed } = await runServer({
-        ...serverOptionsFromFlags(options, options.model === undefined ? [] : [options.model]),
+        ...serverOptionsFromFlags(options, options.model === undefined ? [] : [options.model], process.env),
         onLoadProgress: (folder) => {
           const bar = loadProgress(folder);
           bars.push(bar);

@@ -2,7 +2,7 @@
 // `chat.completion` object or, streamed, as `chat.completion.chunk` events (the first of each
 // choice carries `delta.role: "assistant"`, the last an empty delta with its finish_reason).
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { chatPromptIds } from "./chat-prompt.js";
+import { chatPromptIds } from "../chat-prompt.js";
 import { planGeneration } from "./generation-plan.js";
 import type { HandlerContext } from "./handler-context.js";
 import { chatLogprobs } from "./logprobs.js";

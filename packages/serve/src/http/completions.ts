@@ -1,8 +1,8 @@
 // POST /v1/completions, OpenAI's legacy text endpoint: the prompt string after <bos>, answered as
 // a `text_completion` object or, streamed, as `text_completion` events whose last one carries the
 // finish_reason. `logprobs` here is a count of alternatives, reported as parallel arrays.
-import type { Tokenizer } from "@gemma-ts/tokenizer";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { completionPromptIds } from "../completion-prompt.js";
 import { planGeneration } from "./generation-plan.js";
 import type { HandlerContext } from "./handler-context.js";
 import { completionLogprobs, TextOffsets } from "./logprobs.js";
@@ -33,16 +33,6 @@ export async function completions(context: HandlerContext, request: FastifyReque
   } finally {
     active.end();
   }
-}
-
-/**
- * <bos> then the prompt. Added explicitly rather than through the tokenizer's post-processor,
- * which a tokenizer.json may lack; special tokens written in the prompt are still recognised.
- */
-export function completionPromptIds(tokenizer: Tokenizer, prompt: string): number[] {
-  const ids = Array.from(tokenizer.encode(prompt, { addSpecialTokens: false }).ids);
-  const bos = tokenizer.special.bos;
-  return bos === undefined || ids[0] === bos ? ids : [bos, ...ids];
 }
 
 function completionWire(wantLogprobs: boolean, includeUsage: boolean): Wire {

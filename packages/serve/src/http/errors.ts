@@ -1,6 +1,8 @@
 // The server's errors, each carrying its HTTP status and OpenAI's error fields, so every failure
 // reaches the client as `{ "error": { message, type, param, code } }`, the shape OpenAI's SDKs
-// parse into their typed exceptions. Handlers throw these; server.ts turns them into replies.
+// parse into their typed exceptions. Handlers throw these; server.ts turns them into replies,
+// and the engine's (and the prompt builders') typed errors into these first (fromServeError).
+import { ContextLengthExceededError, EngineClosedError, EngineOverloadedError, InvalidRequestError, UnsupportedSchemaError } from "../errors.js";
 
 /** OpenAI's values: client mistakes (401 and 404 included) are invalid_request_error; 429 is "requests". */
 export type ApiErrorType = "invalid_request_error" | "requests" | "server_error";
@@ -56,6 +58,22 @@ export function shuttingDown(): ApiError {
 
 export function serverError(message: string, code: string | null = null): ApiError {
   return new ApiError(500, message, "server_error", code);
+}
+
+/** The ApiError a @gemma-ts/serve error answers with; undefined for any other error. */
+export function fromServeError(error: unknown): ApiError | undefined {
+  if (error instanceof InvalidRequestError) return invalidRequest(error.message, openAiParam(error.field));
+  if (error instanceof ContextLengthExceededError) return invalidRequest(error.message, null, "context_length_exceeded");
+  if (error instanceof UnsupportedSchemaError) return invalidRequest(error.message, "response_format", "unsupported_schema");
+  if (error instanceof EngineOverloadedError) return tooManyRequests(undefined, error.message);
+  if (error instanceof EngineClosedError) return shuttingDown();
+  return undefined;
+}
+
+/** The engine's field names (maxTokens, sampling.topP ...) as the request's (max_tokens, top_p ...). */
+function openAiParam(field: string): string {
+  const name = field.replace(/^sampling\./, "").replace(/^responseFormat(\..*)?$/, "response_format").replace(/^promptIds.*$/, "prompt");
+  return name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
 }
 
 /** Whether an error is the result of an AbortSignal firing (the client left, or shutdown). */

@@ -3,7 +3,7 @@
 // strings, the response format, and a seed per choice (seed + index, so choices differ but the
 // same seed gives the same choices). Without a seed each request draws one, as OpenAI's do vary.
 import { randomInt } from "node:crypto";
-import type { CompletionRequest } from "@gemma-ts/serve";
+import type { CompletionRequest } from "../types.js";
 import { invalidRequest } from "./errors.js";
 import type { ResponseFormatInput } from "./schemas.js";
 import type { ServedModel } from "./served-model.js";

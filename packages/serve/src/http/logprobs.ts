@@ -1,7 +1,7 @@
 // The engine's per-token log-probabilities in OpenAI's two wire shapes: the chat endpoint's
 // `{ content: [{ token, logprob, bytes, top_logprobs }] }` and the legacy completions endpoint's
 // parallel arrays `{ tokens, token_logprobs, top_logprobs: [{ token: logprob }], text_offset }`.
-import type { TokenLogprob } from "@gemma-ts/serve";
+import type { TokenLogprob } from "../types.js";
 
 export interface ChatLogprobs {
   content: { token: string; logprob: number; bytes: number[]; top_logprobs: { token: string; logprob: number; bytes: number[] }[] }[];

@@ -7,8 +7,8 @@ import { readdir, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { Gemma2Model, type CausalLM } from "@gemma-ts/core";
 import { INDEX_FILE, loadHfCheckpoint, OnnxBackend, OnnxFolderModel, ONNX_MODEL_FILE, SINGLE_FILE } from "@gemma-ts/core/node";
-import { Engine } from "@gemma-ts/serve";
 import { loadTokenizer } from "@gemma-ts/tokenizer/node";
+import { Engine } from "../engine.js";
 import { ConfigurationError } from "./errors.js";
 import type { ServedModel } from "./served-model.js";
 

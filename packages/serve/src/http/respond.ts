@@ -1,11 +1,11 @@
 // What both endpoints share: run the planned choices on the engine and answer with one JSON body
 // or an SSE stream, in the endpoint's wire shapes (a Wire). The engine's typed errors map to
-// statuses here; a failure before the first byte is an error status, after it an `error` event
+// statuses (fromServeError); a failure before the first byte is an error status, after it an `error` event
 // (the OpenAI SDKs raise it) and the end of the stream.
 import { randomBytes } from "node:crypto";
-import { ContextLengthExceededError, EngineClosedError, EngineOverloadedError, InvalidRequestError, UnsupportedSchemaError, type CompletionChunk } from "@gemma-ts/serve";
 import type { FastifyBaseLogger, FastifyReply } from "fastify";
-import { ApiError, invalidRequest, serverError, shuttingDown, tooManyRequests } from "./errors.js";
+import type { CompletionChunk } from "../types.js";
+import { ApiError, fromServeError, serverError, shuttingDown } from "./errors.js";
 import type { GenerationPlan } from "./generation-plan.js";
 import type { ActiveRequest } from "./request-slots.js";
 import { collectChoices, runChoices, type CollectedChoice, type OpenAiUsage } from "./run-choices.js";
@@ -87,17 +87,8 @@ function failure(error: unknown, active: ActiveRequest, log: FastifyBaseLogger):
   if (error instanceof ApiError) return error;
   if (active.cause === "shutdown") return shuttingDown();
   if (active.cause === "client_closed") return new ApiError(499, "The client closed the request.", "invalid_request_error", "client_closed");
-  if (error instanceof InvalidRequestError) return invalidRequest(error.message, openAiParam(error.field));
-  if (error instanceof ContextLengthExceededError) return invalidRequest(error.message, null, "context_length_exceeded");
-  if (error instanceof UnsupportedSchemaError) return invalidRequest(error.message, "response_format", "unsupported_schema");
-  if (error instanceof EngineOverloadedError) return tooManyRequests(undefined, error.message);
-  if (error instanceof EngineClosedError) return shuttingDown();
+  const mapped = fromServeError(error);
+  if (mapped) return mapped;
   log.error({ err: error }, "generation failed");
   return serverError("The generation failed; see the server log.");
-}
-
-/** The engine's field names (maxTokens, sampling.topP ...) as the request's (max_tokens, top_p ...). */
-function openAiParam(field: string): string {
-  const name = field.replace(/^sampling\./, "").replace(/^responseFormat(\..*)?$/, "response_format").replace(/^promptIds.*$/, "prompt");
-  return name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
 }

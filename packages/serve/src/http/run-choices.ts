@@ -1,7 +1,7 @@
 // Runs the n choices of one request on the engine side by side (the engine batches them) and
 // hands every chunk to a callback as it arrives, tagged with its choice index. One failing choice
 // aborts the others, and the usage promises are always awaited, so nothing rejects unobserved.
-import type { CompletionChunk, CompletionRequest, CompletionUsage } from "@gemma-ts/serve";
+import type { CompletionChunk, CompletionRequest, CompletionUsage } from "../types.js";
 import type { ServingEngine } from "./served-model.js";
 
 export interface OpenAiUsage {

@@ -1,6 +1,6 @@
 // Running the server as a program: load the named model folders, listen, announce the address,
 // and shut down gracefully on SIGTERM / SIGINT (stop accepting, let in-flight requests finish
-// within the grace period, exit 0). Used by this package's bin and by `gemma-ts serve`.
+// within the grace period, exit 0). Used by apps/api's bin (gemma-ts-api) and by `gemma-ts serve`.
 import { stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { ConfigurationError } from "./errors.js";

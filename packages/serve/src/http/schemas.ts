@@ -2,15 +2,18 @@
 // as OpenAI documents them (null accepted wherever OpenAI accepts it, since SDKs send nulls).
 // Unknown fields are dropped, as vLLM does, so clients that send extras keep working; fields whose
 // meaning this server cannot honour (tools, logit_bias, echo, ...) are rejected, not ignored.
+// Every numeric range is the package's REQUEST_LIMITS, the table the engine and the CLI check too.
 import { z } from "zod";
+import { REQUEST_LIMITS, type RequestLimit } from "../request-limits.js";
 import { invalidRequest, type ApiError } from "./errors.js";
 
-/** OpenAI's ceiling on top_logprobs. */
-export const MAX_TOP_LOGPROBS = 20;
-export const MAX_CHOICES = 8;
-const MAX_STOP_STRINGS = 16;
+/** A number (or integer) within one of REQUEST_LIMITS. */
+function limited(limit: RequestLimit) {
+  const base = limit.integer ? z.int() : z.number();
+  return (limit.minExclusive ? base.gt(limit.min) : base.min(limit.min)).max(limit.max);
+}
 
-const stop = z.union([z.string().min(1), z.array(z.string().min(1)).max(MAX_STOP_STRINGS)]);
+const stop = z.union([z.string().min(1), z.array(z.string().min(1)).max(REQUEST_LIMITS.stopStrings.max)]);
 
 const responseFormat = z.discriminatedUnion("type", [
   z.object({ type: z.literal("text") }),
@@ -29,22 +32,22 @@ const responseFormat = z.discriminatedUnion("type", [
 /** Fields both endpoints share: sampling, stopping, streaming. */
 const common = {
   model: z.string().min(1),
-  max_tokens: z.int().min(1).nullish(),
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().min(0).max(1).nullish(),
-  n: z.int().min(1).max(MAX_CHOICES).nullish(),
+  max_tokens: limited(REQUEST_LIMITS.maxTokens).nullish(),
+  temperature: limited(REQUEST_LIMITS.temperature).nullish(),
+  top_p: limited(REQUEST_LIMITS.topP).nullish(),
+  n: limited(REQUEST_LIMITS.choices).nullish(),
   stop: stop.nullish(),
-  seed: z.int().nullish(),
-  frequency_penalty: z.number().min(-2).max(2).nullish(),
-  presence_penalty: z.number().min(-2).max(2).nullish(),
+  seed: limited(REQUEST_LIMITS.seed).nullish(),
+  frequency_penalty: limited(REQUEST_LIMITS.frequencyPenalty).nullish(),
+  presence_penalty: limited(REQUEST_LIMITS.presencePenalty).nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   response_format: responseFormat.nullish(),
   user: z.string().nullish(),
   // Extensions that vLLM and llama.cpp's server accept too.
-  top_k: z.int().min(0).nullish(),
-  min_p: z.number().min(0).max(1).nullish(),
-  repetition_penalty: z.number().gt(0).nullish(),
+  top_k: limited(REQUEST_LIMITS.topK).nullish(),
+  min_p: limited(REQUEST_LIMITS.minP).nullish(),
+  repetition_penalty: limited(REQUEST_LIMITS.repetitionPenalty).nullish(),
   // Present so that asking for them is an error rather than silently ignored.
   logit_bias: z.record(z.string(), z.number()).nullish(),
 };
@@ -60,9 +63,9 @@ const chatMessage = z.object({
 export const chatCompletionRequest = z.object({
   ...common,
   messages: z.array(chatMessage).min(1),
-  max_completion_tokens: z.int().min(1).nullish(),
+  max_completion_tokens: limited(REQUEST_LIMITS.maxTokens).nullish(),
   logprobs: z.boolean().nullish(),
-  top_logprobs: z.int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
+  top_logprobs: limited(REQUEST_LIMITS.topLogprobs).nullish(),
   tools: z.array(z.unknown()).nullish(),
   functions: z.array(z.unknown()).nullish(),
 });
@@ -71,14 +74,13 @@ export const completionRequest = z.object({
   ...common,
   prompt: z.string(),
   /** The legacy endpoint's logprobs is the number of alternatives (OpenAI allows 5; vLLM 20). */
-  logprobs: z.int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
+  logprobs: limited(REQUEST_LIMITS.topLogprobs).nullish(),
   echo: z.boolean().nullish(),
   best_of: z.int().min(1).nullish(),
   suffix: z.string().nullish(),
 });
 
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;
-export type ChatMessageInput = z.infer<typeof chatMessage>;
 export type CompletionRequestBody = z.infer<typeof completionRequest>;
 export type ResponseFormatInput = z.infer<typeof responseFormat>;
 

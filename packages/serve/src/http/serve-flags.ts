@@ -1,7 +1,8 @@
-// The serving flags shared by the standalone server (src/main.ts) and `gemma-ts serve`: one list,
-// one parser, one mapping to runServer's options, so the two commands cannot drift apart.
+// The serving flags shared by the standalone server (apps/api, gemma-ts-api) and `gemma-ts serve`:
+// one list, one parser, one mapping to runServer's options, so the two commands cannot drift apart.
 // The API key may come from GEMMA_TS_API_KEY rather than the command line, where other users of
-// the machine could read it (apps may read the environment; libraries do not).
+// the machine could read it; the app hands its environment in (apps read the environment,
+// libraries do not).
 import { type Command, InvalidArgumentError } from "commander";
 import { MODEL_BACKENDS, type ModelBackend } from "./model-loader.js";
 import type { RunServerOptions } from "./run-server.js";
@@ -47,9 +48,15 @@ export function addServeFlags(command: Command): Command {
     .option("--log-level <level>", "fatal, error, warn, info or debug", "warn");
 }
 
-/** runServer's options from the flags, for the given model folders. */
-export function serverOptionsFromFlags(flags: ServeFlags, models: readonly string[]): RunServerOptions {
-  const apiKey = flags.apiKey ?? process.env.GEMMA_TS_API_KEY;
+/** The environment variables the serving flags fall back on. */
+export interface ServeEnvironment {
+  /** The API key when --api-key is not given. */
+  GEMMA_TS_API_KEY?: string | undefined;
+}
+
+/** runServer's options from the flags, for the given model folders; `env` is the app's process.env. */
+export function serverOptionsFromFlags(flags: ServeFlags, models: readonly string[], env: ServeEnvironment): RunServerOptions {
+  const apiKey = flags.apiKey ?? env.GEMMA_TS_API_KEY;
   return {
     ...(models.length > 0 ? { models } : {}),
     ...(flags.modelDir !== undefined ? { modelDir: flags.modelDir } : {}),

@@ -1,8 +1,8 @@
 // What the server needs of a model: an engine that follows @gemma-ts/serve's contract, the
 // tokenizer that renders prompts, and the context length that bounds a request. Structural, so
-// the server takes @gemma-ts/serve's Engine or anything else that keeps the same promises.
-import type { CompletionChunk, CompletionRequest, CompletionUsage, EngineStats } from "@gemma-ts/serve";
+// the server takes the package's Engine or anything else that keeps the same promises.
 import type { Tokenizer } from "@gemma-ts/tokenizer";
+import type { CompletionChunk, CompletionRequest, CompletionUsage, EngineStats } from "../types.js";
 
 export interface ServingEngine {
   complete(request: CompletionRequest): { chunks: AsyncIterable<CompletionChunk>; usage: Promise<CompletionUsage> };

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import { chatCompletions } from "./chat-completions.js";
 import { completions } from "./completions.js";
-import { ApiError, bodyTooLarge, invalidApiKey, invalidRequest, modelNotFound, serverError, shuttingDown } from "./errors.js";
+import { ApiError, bodyTooLarge, fromServeError, invalidApiKey, invalidRequest, modelNotFound, serverError, shuttingDown } from "./errors.js";
 import type { HandlerContext } from "./handler-context.js";
 import { loadServedModel, type EngineSettings } from "./model-loader.js";
 import { DirectoryModelRegistry, type ModelLoader, type ModelRegistry } from "./model-registry.js";
@@ -141,9 +141,11 @@ function keyChecker(apiKey: string): (header: string | undefined) => void {
   };
 }
 
-/** Fastify's own errors (body parsing, limits) in OpenAI's shape. */
+/** Fastify's own errors (body parsing, limits) and the engine's typed errors in OpenAI's shape. */
 function toApiError(error: FastifyError | ApiError, maxBodyBytes: number): ApiError {
   if (error instanceof ApiError) return error;
+  const fromServe = fromServeError(error);
+  if (fromServe) return fromServe;
   const status = error.statusCode ?? 500;
   if (status === 413) return bodyTooLarge(maxBodyBytes);
   if (status === 415) return new ApiError(415, "Content-Type must be application/json.", "invalid_request_error", "unsupported_media_type");
