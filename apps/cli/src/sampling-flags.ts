@@ -4,7 +4,8 @@
 // each run draws one, as llama.cpp does, so runs differ unless asked not to.
 import { randomInt } from "node:crypto";
 import { describeLimit, REQUEST_LIMITS, withinLimit, type CompletionRequest, type RequestLimit } from "@gemma-ts/serve";
-import { integerFlag } from "@gemma-ts/serve/http";
+import type { QuantType } from "@gemma-ts/core";
+import { integerFlag, quantizeFlag } from "@gemma-ts/serve/http";
 import { Command, InvalidArgumentError } from "commander";
 
 export interface SamplingFlags {
@@ -16,6 +17,7 @@ export interface SamplingFlags {
   seed?: number;
   stop: string[];
   threads?: number;
+  quantize?: QuantType;
 }
 
 /** A flag's value parsed as a number within `limit`. */
@@ -41,7 +43,8 @@ export function withSamplingFlags(command: Command): Command {
     .option("--min-p <m>", "drop tokens below m times the top probability", limited("--min-p", REQUEST_LIMITS.minP))
     .option("--seed <s>", "sampling seed (default: random)", limited("--seed", REQUEST_LIMITS.seed))
     .option("--stop <text>", "stop before this text (repeatable)", stopFlag, [] as string[])
-    .option("--threads <n>", "onnxruntime intra-op threads", integerFlag("--threads", 1));
+    .option("--threads <n>", "onnxruntime intra-op threads", integerFlag("--threads", 1))
+    .option("--quantize <type>", "quantize the weights while loading: q8 or q4 (llama.cpp's Q8_0 / Q4_0 rounding)", quantizeFlag);
 }
 
 export function samplingOf(flags: SamplingFlags): NonNullable<CompletionRequest["sampling"]> {

@@ -35,11 +35,11 @@ export type { Float64Tensor, Precision } from "./backend/reference/value.js";
 export { gradients, type GradientOptions } from "./autodiff/backward.js";
 export { configFromHf, configToHf, gemma2LayerTypes, type Gemma2Config, type LayerKind } from "./models/gemma2/config.js";
 export { PRESETS, presetConfig, type PresetName } from "./models/gemma2/presets.js";
-export { forEachParameter, parameterCount, parameterSpecs, type Gemma2Params, type ParameterKind, type ParameterSpec } from "./models/gemma2/params.js";
+export { forEachParameter, isQuantizable, parameterCount, parameterSpecs, type Gemma2Params, type ParameterKind, type ParameterSpec } from "./models/gemma2/params.js";
 export { initParams } from "./models/gemma2/init.js";
 export { gemma2Forward, type Gemma2ForwardInputs, type Gemma2ForwardOutputs, type WeightSource } from "./models/gemma2/forward.js";
 export type { CausalLM } from "./models/causal-lm.js";
-export { CONSTANT_WEIGHTS_MAX_BYTES, Gemma2Model, isQuantizable, type Gemma2ModelOptions } from "./models/gemma2/model.js";
+export { CONSTANT_WEIGHTS_MAX_BYTES, Gemma2Model, type Gemma2ModelOptions } from "./models/gemma2/model.js";
 export { KVCache } from "./models/gemma2/kv-cache.js";
 export { attentionMask } from "./models/gemma2/masks.js";
 export { applyRope, ropeTables } from "./nn/rope.js";
@@ -50,6 +50,8 @@ export {
   dequantizeMatrix,
   QUANT_BITS,
   QUANT_BLOCK,
+  emptyQuantizedMatrix,
+  quantizeBlocksInto,
   quantizedBytes,
   quantizeMatrix,
   type QuantBits,

@@ -4,14 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { Gemma2Model, KVCache } from "../src/index.js";
 import { OnnxBackend } from "../src/node.js";
+import { maxDifference } from "./support/compare.js";
 import { randomModel, sampleIds } from "./support/random-model.js";
-
-function maxDifference(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
-  return max;
-}
 
 describe("Gemma2Model runtime", () => {
   const { config, params } = randomModel({ slidingWindow: 8 });
@@ -67,5 +61,18 @@ describe("Gemma2Model runtime", () => {
     }
     expect(maxDifference(results[0]!, results[1]!)).toBeLessThan(1e-6);
     await model.dispose();
+  });
+});
+
+describe("weights as constants through an external data file", () => {
+  it("gives the same logits as the in-memory protobuf, quantized or not", async () => {
+    const { config, params } = randomModel({ slidingWindow: 8 });
+    const ids = [sampleIds(10, config.vocabSize, 12)];
+    for (const quantize of [undefined, "q4"] as const) {
+      const options = { weights: "constants" as const, ...(quantize ? { quantize } : {}) };
+      const inMemory = await new Gemma2Model(config, params, new OnnxBackend({ intraOpThreads: 1 }), options).forward(ids);
+      const external = await new Gemma2Model(config, params, new OnnxBackend({ intraOpThreads: 1, externalDataMinBytes: 1 }), options).forward(ids);
+      expect(maxDifference(inMemory.data, external.data)).toBe(0);
+    }
   });
 });

@@ -22,7 +22,7 @@ export function chatCommand(): Command {
       .requiredOption("--model <dir>", "a Hugging Face model folder holding tokenizer.json")
       .option("--system <text>", "instructions put in front of the first user turn"),
   ).action(async (options: SamplingFlags & { model: string; system?: string }) => {
-    const model = await openModel(options.model, options.threads);
+    const model = await openModel(options.model, options);
     const interactive = process.stdin.isTTY === true;
     const lines = createInterface({ input: process.stdin, output: process.stdout, terminal: interactive });
     const system: Turn[] = options.system ? [{ role: "system", content: options.system }] : [];

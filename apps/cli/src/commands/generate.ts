@@ -14,7 +14,7 @@ export function generateCommand(): Command {
       .requiredOption("--model <dir>", "a Hugging Face model folder holding tokenizer.json")
       .requiredOption("--prompt <text>", "the text to continue"),
   ).action(async (options: SamplingFlags & { model: string; prompt: string }) => {
-    const model = await openModel(options.model, options.threads);
+    const model = await openModel(options.model, options);
     const controller = new AbortController();
     const interrupt = () => controller.abort();
     process.once("SIGINT", interrupt);

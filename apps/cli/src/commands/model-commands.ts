@@ -1,7 +1,8 @@
 // Model commands of the gemma-ts binary: info, init, logits, convert. Each parses its flags and
 // calls @gemma-ts/core; output is JSON on stdout (or a file), for scripts and parity checks.
 import { createWriteStream } from "node:fs";
-import { Gemma2Model, parameterCount, presetConfig, initParams, PRESETS, type Gemma2Config } from "@gemma-ts/core";
+import { Gemma2Model, parameterCount, presetConfig, initParams, PRESETS, type Gemma2Config, type QuantType } from "@gemma-ts/core";
+import { quantizeFlag } from "@gemma-ts/serve/http";
 import { exportOnnxFolder, OnnxBackend, saveHfCheckpoint, writeGguf, type GgufDType } from "@gemma-ts/core/node";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { loadModelConfig, loadModelFiles, readTokenizerFiles } from "../model-files.js";
@@ -49,10 +50,11 @@ export function logitsCommand(): Command {
     .requiredOption("--ids <list>", "comma-separated token ids, e.g. 2,651,6037", parseIds)
     .option("--out <file>", "write the JSON here instead of stdout")
     .option("--threads <n>", "onnxruntime intra-op threads", integer("--threads"))
-    .action(async (options: { model: string; ids: number[]; out?: string; threads?: number }) => {
+    .option("--quantize <type>", "quantize the weights first: q8 or q4 (llama.cpp's Q8_0 / Q4_0 rounding)", quantizeFlag)
+    .action(async (options: { model: string; ids: number[]; out?: string; threads?: number; quantize?: QuantType }) => {
       const { config, params } = await loadModelFiles(options.model);
       const backend = new OnnxBackend(options.threads === undefined ? {} : { intraOpThreads: options.threads });
-      const model = new Gemma2Model(config, params, backend);
+      const model = new Gemma2Model(config, params, backend, options.quantize ? { quantize: options.quantize } : {});
       const logits = await model.forward([options.ids]);
       await model.dispose();
       const output = options.out ? createWriteStream(options.out) : process.stdout;

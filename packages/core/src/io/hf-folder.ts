@@ -5,8 +5,9 @@ import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { ConfigMismatchError, InvalidArgumentError, MalformedCheckpointError, UnsupportedDTypeError } from "../errors.js";
 import { configFromHf, configToHf, type Gemma2Config } from "../models/gemma2/config.js";
-import { parameterSpecs, type Gemma2Params, type ParameterSpec } from "../models/gemma2/params.js";
+import { isQuantizable, parameterSpecs, type Gemma2Params, type ParameterSpec } from "../models/gemma2/params.js";
 import type { HostTensor } from "../tensor/host-tensor.js";
+import { emptyQuantizedMatrix, QUANT_BITS, QUANT_BLOCK, quantizeBlocksInto, type QuantBits, type QuantizedMatrix, type QuantType } from "../quant/blocks.js";
 import { atomicWriteFile } from "./atomic-write.js";
 import { INDEX_FILE, parseShardIndex, planShards, SHARD_FILE_PATTERN, shardFileName, shardIndexJson, SINGLE_FILE } from "./hf-shards.js";
 import type { SafetensorsTensorInfo } from "./safetensors-format.js";
@@ -14,8 +15,22 @@ import { SafetensorsReader, storedByteSize, writeSafetensors, type SafetensorsRe
 
 export interface HfCheckpoint {
   config: Gemma2Config;
+  /** Float32 tensors: all of them, or with `quantize` those that are not quantized (the norms). */
   params: Gemma2Params;
+  /** With `quantize`: the embedding and the projections, quantized as they were read. */
+  quantized?: Map<string, QuantizedMatrix>;
 }
+
+export interface LoadHfCheckpointOptions extends SafetensorsReadOptions {
+  /**
+   * Quantize the matrices Gemma2Model quantizes while reading them, chunk by chunk, so the float32
+   * weights never exist whole: peak memory is the quantized model plus one chunk.
+   */
+  quantize?: QuantType;
+}
+
+/** Elements read and quantized per step (whole blocks; 16 MiB of float32). */
+const QUANTIZE_CHUNK = 4 * 2 ** 20;
 
 export interface SaveHfCheckpointOptions {
   /** Storage dtype of the weights (default float32); bfloat16 is what the models were trained in. */
@@ -28,8 +43,8 @@ export interface SaveHfCheckpointOptions {
 const TIED_HEAD = "lm_head.weight";
 const WEIGHT_DTYPES = new Set(["F32", "F16", "BF16"]);
 
-/** Reads a checkpoint folder; weights come back as float32 in parameterSpecs order. */
-export async function loadHfCheckpoint(dir: string, options: SafetensorsReadOptions = {}): Promise<HfCheckpoint> {
+/** Reads a checkpoint folder; weights come back as float32 (or quantized) in parameterSpecs order. */
+export async function loadHfCheckpoint(dir: string, options: LoadHfCheckpointOptions = {}): Promise<HfCheckpoint> {
   const config = configFromHf(await readJsonFile(join(dir, "config.json")));
   const files = await weightFiles(dir);
   const readers: SafetensorsReader[] = [];
@@ -39,18 +54,32 @@ export async function loadHfCheckpoint(dir: string, options: SafetensorsReadOpti
     const located = locateTensors(readers, files.weightMap, files.indexFile);
     const wanted = checkAgainstSpecs(parameterSpecs(config), located);
     const loaded = new Map<string, HostTensor<"float32">>();
+    const quantized = new Map<string, QuantizedMatrix>();
     // File by file in offset order, so the disk is read front to back.
     for (const reader of readers) {
       for (const info of reader.tensors) {
-        if (wanted.has(info.name)) loaded.set(info.name, await reader.readFloat32(info.name));
+        if (!wanted.has(info.name)) continue;
+        if (options.quantize && isQuantizable(info.name)) quantized.set(info.name, await readQuantized(reader, info, QUANT_BITS[options.quantize]));
+        else loaded.set(info.name, await reader.readFloat32(info.name));
       }
     }
     const params: Gemma2Params = new Map();
-    for (const name of wanted) params.set(name, loaded.get(name)!);
-    return { config, params };
+    for (const name of wanted) if (loaded.has(name)) params.set(name, loaded.get(name)!);
+    return options.quantize ? { config, params, quantized } : { config, params };
   } finally {
     for (const reader of readers) await reader.close();
   }
+}
+
+async function readQuantized(reader: SafetensorsReader, info: SafetensorsTensorInfo, bits: QuantBits): Promise<QuantizedMatrix> {
+  const [rows, cols] = info.shape as [number, number];
+  const matrix = emptyQuantizedMatrix(rows, cols, bits);
+  let block = 0;
+  for await (const chunk of reader.readFloat32Chunks(info.name, QUANTIZE_CHUNK, QUANT_BLOCK)) {
+    quantizeBlocksInto(matrix, block, chunk);
+    block += chunk.length / QUANT_BLOCK;
+  }
+  return matrix;
 }
 
 /**

@@ -3,7 +3,7 @@
 // chunks, so a checkpoint never sits in memory twice. The writer streams tensor by tensor into an
 // atomically replaced file. Format: docs/gemma2.md section 3.4; header rules: safetensors-format.ts.
 import { open, type FileHandle } from "node:fs/promises";
-import { InvalidArgumentError, MalformedCheckpointError } from "../errors.js";
+import { InvalidArgumentError, MalformedCheckpointError, UnsupportedDTypeError } from "../errors.js";
 import { allocate, BYTES_PER_ELEMENT, type DType } from "../tensor/dtype.js";
 import { HostTensor, sizeOf } from "../tensor/host-tensor.js";
 import { atomicWrite } from "./atomic-write.js";
@@ -108,6 +108,27 @@ export class SafetensorsReader {
       out.set(new HostTensor(dtype, [count], scratch.subarray(0, count)).toFloat32().data, start);
     }
     return new HostTensor("float32", info.shape, out);
+  }
+
+  /**
+   * A float tensor as float32 chunks of at most `maxElements` (a multiple of `multipleOf`), in
+   * order: the way to convert a large tensor (quantize it, say) without holding it whole.
+   */
+  async *readFloat32Chunks(name: string, maxElements: number, multipleOf = 1): AsyncGenerator<Float32Array> {
+    const info = this.find(name);
+    const dtype = hostDType(info, this.file);
+    if (dtype !== "float32" && dtype !== "float16" && dtype !== "bfloat16") throw new UnsupportedDTypeError(dtype, `chunked float reads of '${name}'`);
+    const width = BYTES_PER_ELEMENT[dtype];
+    const total = sizeOf(info.shape);
+    const step = Math.max(multipleOf, Math.floor(maxElements / multipleOf) * multipleOf);
+    const raw = allocate(dtype, Math.min(total, step));
+    const rawBytes = new Uint8Array(raw.buffer);
+    for (let start = 0; start < total; start += step) {
+      const count = Math.min(step, total - start);
+      await readExactly(this.handle, rawBytes.subarray(0, count * width), this.dataStart + info.begin + start * width, this.file);
+      const piece = raw.subarray(0, count) as Float32Array | Uint16Array;
+      yield piece instanceof Float32Array ? piece.slice() : new HostTensor(dtype as "float16" | "bfloat16", [count], piece).toFloat32().data;
+    }
   }
 
   async readFloat32(name: string): Promise<HostTensor<"float32">> {

@@ -30,52 +30,72 @@ export interface QuantizedMatrix {
 export function quantizeMatrix(weight: HostTensor<"float32">, bits: QuantBits): QuantizedMatrix {
   if (weight.shape.length !== 2) throw new InvalidArgumentError("weight", `quantizes matrices, got shape [${weight.shape.join(", ")}]`);
   const [rows, cols] = weight.shape as [number, number];
+  const matrix = emptyQuantizedMatrix(rows, cols, bits);
+  quantizeBlocksInto(matrix, 0, weight.data);
+  return matrix;
+}
+
+/** A zeroed quantized [rows, cols] matrix, to fill block by block with quantizeBlocksInto. */
+export function emptyQuantizedMatrix(rows: number, cols: number, bits: QuantBits): QuantizedMatrix {
   if (cols % QUANT_BLOCK !== 0) throw new InvalidArgumentError("weight", `${cols} columns are not a multiple of the block size ${QUANT_BLOCK}`);
   const blockCount = (rows * cols) / QUANT_BLOCK;
   const blobBytes = (QUANT_BLOCK * bits) / 8;
-  const packed = new Uint8Array(blockCount * blobBytes);
-  const scales = new Float32Array(blockCount);
-  const x = weight.data;
-  for (let block = 0; block < blockCount; block++) {
-    const start = block * QUANT_BLOCK;
-    let amax = 0;
-    let max = 0;
-    for (let j = 0; j < QUANT_BLOCK; j++) {
-      const v = x[start + j]!;
-      if (Math.abs(v) > amax) {
-        amax = Math.abs(v);
-        max = v;
-      }
-    }
-    const out = block * blobBytes;
-    if (bits === 8) {
-      const d = Math.fround(amax / 127);
-      const id = d ? Math.fround(1 / d) : 0;
-      for (let j = 0; j < QUANT_BLOCK; j++) packed[out + j] = roundHalfAway(Math.fround(x[start + j]! * id)) + 128;
-      scales[block] = float16ToFloat32(float32ToFloat16(d));
-    } else {
-      const d = Math.fround(max / -8);
-      const id = d ? Math.fround(1 / d) : 0;
-      for (let j = 0; j < QUANT_BLOCK; j += 2) {
-        const low = Math.min(15, Math.trunc(Math.fround(Math.fround(x[start + j]! * id) + 8.5)));
-        const high = Math.min(15, Math.trunc(Math.fround(Math.fround(x[start + j + 1]! * id) + 8.5)));
-        packed[out + j / 2] = low | (high << 4);
-      }
-      scales[block] = float16ToFloat32(float32ToFloat16(d));
-    }
-  }
   return {
     bits,
     rows,
     cols,
-    blocks: new HostTensor("uint8", [rows, cols / QUANT_BLOCK, blobBytes], packed),
-    scales: new HostTensor("float32", [blockCount], scales),
+    blocks: new HostTensor("uint8", [rows, cols / QUANT_BLOCK, blobBytes], new Uint8Array(blockCount * blobBytes)),
+    scales: new HostTensor("float32", [blockCount], new Float32Array(blockCount)),
   };
 }
 
-/** C's roundf: halves away from zero. */
-function roundHalfAway(v: number): number {
-  return Math.sign(v) * Math.round(Math.abs(v));
+/**
+ * Quantizes `values` (a whole number of blocks, row-major) into `matrix` from flat block
+ * `firstBlock` on, so a large matrix can be filled from a stream of chunks.
+ */
+export function quantizeBlocksInto(matrix: QuantizedMatrix, firstBlock: number, values: Float32Array): void {
+  const { bits } = matrix;
+  const blobBytes = (QUANT_BLOCK * bits) / 8;
+  const packed = matrix.blocks.data;
+  const scales = matrix.scales.data;
+  // Products are stored into a Float32Array, which rounds them to float32 as ggml's C does.
+  const scaled = new Float32Array(QUANT_BLOCK);
+  const step = new Float32Array(2);
+  for (let local = 0; local < values.length / QUANT_BLOCK; local++) {
+    const block = firstBlock + local;
+    const start = local * QUANT_BLOCK;
+    let amax = 0;
+    let max = 0;
+    for (let j = 0; j < QUANT_BLOCK; j++) {
+      const v = values[start + j]!;
+      const magnitude = v < 0 ? -v : v;
+      if (magnitude > amax) {
+        amax = magnitude;
+        max = v;
+      }
+    }
+    const out = block * blobBytes;
+    // step[0] = d, step[1] = 1 / d, both rounded to float32.
+    step[0] = bits === 8 ? amax / 127 : max / -8;
+    step[1] = step[0] ? 1 / step[0] : 0;
+    const inverse = step[1]!;
+    for (let j = 0; j < QUANT_BLOCK; j++) scaled[j] = values[start + j]! * inverse;
+    if (bits === 8) {
+      // roundf: halves away from zero (|v| <= 127, so v + 0.5 is exact).
+      for (let j = 0; j < QUANT_BLOCK; j++) {
+        const v = scaled[j]!;
+        packed[out + j] = (v >= 0 ? Math.floor(v + 0.5) : -Math.floor(0.5 - v)) + 128;
+      }
+    } else {
+      for (let j = 0; j < QUANT_BLOCK; j++) scaled[j] = scaled[j]! + 8.5; // rounded to float32, as in C
+      for (let j = 0; j < QUANT_BLOCK; j += 2) {
+        const low = Math.min(15, Math.trunc(scaled[j]!));
+        const high = Math.min(15, Math.trunc(scaled[j + 1]!));
+        packed[out + j / 2] = low | (high << 4);
+      }
+    }
+    scales[block] = float16ToFloat32(float32ToFloat16(step[0]!));
+  }
 }
 
 /** The value of element `index` of block `block` (both flat), as the kernels compute it. */

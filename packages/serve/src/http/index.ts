@@ -5,8 +5,8 @@
 // builders and the request limits are the browser-safe main entry, @gemma-ts/serve.
 export { createServer, type GemmaServer, type ServerOptions } from "./server.js";
 export { runServer, type RunServerOptions } from "./run-server.js";
-export { addServeFlags, integerFlag, serverOptionsFromFlags, type ServeEnvironment, type ServeFlags } from "./serve-flags.js";
+export { addServeFlags, integerFlag, quantizeFlag, serverOptionsFromFlags, type ServeEnvironment, type ServeFlags } from "./serve-flags.js";
 export { DirectoryModelRegistry, isSafeModelName, type DirectoryModelRegistryOptions, type ModelInfo, type ModelLoader, type ModelRegistry } from "./model-registry.js";
-export { LOAD_STAGES, loadServedModel, MODEL_BACKENDS, type EngineSettings, type LoadOptions, type LoadStage, type ModelBackend } from "./model-loader.js";
+export { LOAD_STAGES, loadServedModel, MODEL_BACKENDS, QUANT_TYPES, type EngineSettings, type LoadOptions, type LoadStage, type ModelBackend } from "./model-loader.js";
 export { closeServedModel, type ServedModel, type ServingEngine } from "./served-model.js";
 export { ApiError, ConfigurationError, type ApiErrorType, type OpenAiErrorBody } from "./errors.js";

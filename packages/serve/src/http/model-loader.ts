@@ -5,7 +5,7 @@
 // --model-dir, loaded on first use) and the CLI's generate, chat and serve.
 import { readdir, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { Gemma2Model, type CausalLM } from "@gemma-ts/core";
+import { Gemma2Model, type CausalLM, type QuantType } from "@gemma-ts/core";
 import { INDEX_FILE, loadHfCheckpoint, OnnxBackend, OnnxFolderModel, ONNX_MODEL_FILE, SINGLE_FILE } from "@gemma-ts/core/node";
 import { loadTokenizer } from "@gemma-ts/tokenizer/node";
 import { Engine } from "../engine.js";
@@ -21,7 +21,11 @@ export interface EngineSettings {
   threads?: number;
   /** "core": safetensors on the core's graphs; "onnx": onnx/model.onnx; "auto" (default): safetensors if present, else ONNX. */
   backend?: ModelBackend;
+  /** Quantize the weights while loading (q8 or q4, as llama.cpp's Q8_0 / Q4_0); core backend only. */
+  quantize?: QuantType;
 }
+
+export const QUANT_TYPES: readonly QuantType[] = ["q8", "q4"];
 
 export type ModelBackend = "auto" | "core" | "onnx";
 export const MODEL_BACKENDS: readonly ModelBackend[] = ["auto", "core", "onnx"];
@@ -50,7 +54,11 @@ export async function loadServedModel(folder: string, options: LoadOptions = {})
   const progress = options.onProgress ?? (() => {});
   progress("config", { weightBytes });
   progress("weights", { weightBytes });
-  const model = await loadModel(dir, backend, options.threads);
+  if (options.quantize !== undefined && !QUANT_TYPES.includes(options.quantize)) {
+    throw new ConfigurationError(`quantize must be one of ${QUANT_TYPES.join(", ")}, got '${String(options.quantize)}'`);
+  }
+  if (options.quantize && backend === "onnx") throw new ConfigurationError(`${folder}: quantization needs the core backend (safetensors weights), not onnx/model.onnx`);
+  const model = await loadModel(dir, backend, options.threads, options.quantize);
   try {
     progress("tokenizer", { weightBytes });
     const tokenizer = await loadTokenizer(join(dir, "tokenizer.json"));
@@ -76,10 +84,12 @@ export async function loadServedModel(folder: string, options: LoadOptions = {})
 }
 
 /** The checkpoint on the core's graphs, or the exported ONNX graph on its own session. */
-async function loadModel(dir: string, backend: "core" | "onnx", threads: number | undefined): Promise<CausalLM> {
+async function loadModel(dir: string, backend: "core" | "onnx", threads: number | undefined, quantize: QuantType | undefined): Promise<CausalLM> {
   if (backend === "onnx") return OnnxFolderModel.load(dir, threads === undefined ? {} : { intraOpThreads: threads });
-  const checkpoint = await loadHfCheckpoint(dir);
-  return new Gemma2Model(checkpoint.config, checkpoint.params, new OnnxBackend(threads === undefined ? {} : { intraOpThreads: threads }));
+  // Quantized while read, so the float32 matrices never exist whole.
+  const checkpoint = await loadHfCheckpoint(dir, quantize ? { quantize } : {});
+  const onnx = new OnnxBackend(threads === undefined ? {} : { intraOpThreads: threads });
+  return new Gemma2Model(checkpoint.config, checkpoint.params, onnx, checkpoint.quantized ? { quantized: checkpoint.quantized } : {});
 }
 
 /** "auto": safetensors weights -> core, else onnx/model.onnx -> onnx; a forced backend needs its files. */

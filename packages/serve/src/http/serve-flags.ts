@@ -4,7 +4,8 @@
 // the machine could read it; the app hands its environment in (apps read the environment,
 // libraries do not).
 import { type Command, InvalidArgumentError } from "commander";
-import { MODEL_BACKENDS, type ModelBackend } from "./model-loader.js";
+import type { QuantType } from "@gemma-ts/core";
+import { MODEL_BACKENDS, QUANT_TYPES, type ModelBackend } from "./model-loader.js";
 import type { RunServerOptions } from "./run-server.js";
 
 export interface ServeFlags {
@@ -16,6 +17,7 @@ export interface ServeFlags {
   contextLength?: number;
   threads?: number;
   backend: ModelBackend;
+  quantize?: QuantType;
   maxTokensLimit: number;
   maxConcurrent: number;
   logLevel: string;
@@ -25,6 +27,11 @@ export const integerFlag = (name: string, min: number) => (value: string) => {
   const parsed = Number(value);
   if (value.trim() === "" || !Number.isInteger(parsed) || parsed < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
   return parsed;
+};
+
+export const quantizeFlag = (value: string): QuantType => {
+  if (!(QUANT_TYPES as readonly string[]).includes(value)) throw new InvalidArgumentError(`--quantize must be one of ${QUANT_TYPES.join(", ")}`);
+  return value as QuantType;
 };
 
 const backendFlag = (value: string): ModelBackend => {
@@ -43,6 +50,7 @@ export function addServeFlags(command: Command): Command {
     .option("--context-length <n>", "prompt + completion tokens per sequence (default: the model's, at most 4096)", integerFlag("--context-length", 2))
     .option("--threads <n>", "onnxruntime intra-op threads", integerFlag("--threads", 1))
     .option("--backend <backend>", "core (safetensors on the core's graphs), onnx (onnx/model.onnx) or auto: safetensors if present, else onnx", backendFlag, "auto")
+    .option("--quantize <type>", "quantize the weights while loading: q8 or q4 (llama.cpp's Q8_0 / Q4_0 rounding)", quantizeFlag)
     .option("--max-tokens-limit <n>", "largest max_tokens a request may ask for", integerFlag("--max-tokens-limit", 1), 2048)
     .option("--max-concurrent <n>", "requests in flight before 429", integerFlag("--max-concurrent", 1), 64)
     .option("--log-level <level>", "fatal, error, warn, info or debug", "warn");
@@ -68,6 +76,7 @@ export function serverOptionsFromFlags(flags: ServeFlags, models: readonly strin
       ...(flags.contextLength !== undefined ? { contextLength: flags.contextLength } : {}),
       ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
       backend: flags.backend,
+      ...(flags.quantize !== undefined ? { quantize: flags.quantize } : {}),
     },
     maxTokensLimit: flags.maxTokensLimit,
     maxConcurrent: flags.maxConcurrent,

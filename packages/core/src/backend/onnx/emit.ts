@@ -24,6 +24,25 @@ export interface OnnxEmitOptions {
   name?: string;
 }
 
+/** Where large initializers go instead of the protobuf (ONNX external data). */
+export interface ExternalDataOptions {
+  /** Initializers of at least this many bytes are written to the data file. */
+  minBytes: number;
+  /** The data file's name, relative to the model file. */
+  location: string;
+}
+
+/** A model whose large initializers live in a separate data file: write `chunks` at their offsets. */
+export interface OnnxWithExternalData {
+  model: Uint8Array;
+  chunks: { offset: number; bytes: Uint8Array }[];
+  /** The data file's size. */
+  dataBytes: number;
+}
+
+/** Offsets in the data file are page-aligned, so onnxruntime can map the tensors rather than copy them. */
+const EXTERNAL_ALIGNMENT = 65536;
+
 export const MIN_OPSET = 17;
 export const MAX_OPSET = 21;
 
@@ -36,6 +55,15 @@ function irVersionFor(opset: number): number {
 const MAX_MODEL_BYTES = 2 ** 31 - 1;
 
 export function graphToOnnx(graph: Graph, options: OnnxEmitOptions = {}): Uint8Array {
+  return emitModel(graph, options, undefined).model;
+}
+
+/** graphToOnnx with the initializers of at least `external.minBytes` in a data file: no 2 GiB limit. */
+export function graphToOnnxWithExternalData(graph: Graph, external: ExternalDataOptions, options: OnnxEmitOptions = {}): OnnxWithExternalData {
+  return emitModel(graph, { ...options, constantsAsInitializers: true }, external);
+}
+
+function emitModel(graph: Graph, options: OnnxEmitOptions, external: ExternalDataOptions | undefined): OnnxWithExternalData {
   const opset = options.opset ?? MIN_OPSET;
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
     throw new InvalidArgumentError("opset", `${opset} is not between ${MIN_OPSET} and ${MAX_OPSET}`);
@@ -60,9 +88,26 @@ export function graphToOnnx(graph: Graph, options: OnnxEmitOptions = {}): Uint8A
   const domains = new Set<string>();
   const initializers: TensorProto[] = [];
   let tensorBytes = 0;
+  const chunks: OnnxWithExternalData["chunks"] = [];
+  let dataBytes = 0;
   const addInitializer = (proto: TensorProto): void => {
     initializers.push(proto);
-    tensorBytes += proto.rawData?.length ?? 0;
+    const raw = proto.rawData;
+    // int64 initializers are shapes, axes and ranges, which ONNX shape inference must read inline.
+    if (external && raw && raw.length >= external.minBytes && proto.dataType !== onnx.TensorProto.DataType.INT64) {
+      const offset = Math.ceil(dataBytes / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
+      chunks.push({ offset, bytes: raw });
+      dataBytes = offset + raw.length;
+      proto.rawData = null;
+      proto.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+      proto.externalData = [
+        { key: "location", value: external.location },
+        { key: "offset", value: String(offset) },
+        { key: "length", value: String(raw.length) },
+      ];
+      return;
+    }
+    tensorBytes += raw?.length ?? 0;
   };
   const shapeValues = new ShapeValues(graph, (opType, name, inputs, outputs, attributes) => ctx.addNode(opType, name, inputs, outputs, attributes), (name, values) => ctx.addInt64(name, values));
   const ctx: LoweringContext = {
@@ -99,7 +144,7 @@ export function graphToOnnx(graph: Graph, options: OnnxEmitOptions = {}): Uint8A
   const inputs = [...graph.inputs].map(([name, id]) => valueInfo(name, nodeAt(graph, id).dtype, nodeAt(graph, id).shape));
 
   if (tensorBytes > MAX_MODEL_BYTES) {
-    throw new InvalidArgumentError("graph", `${tensorBytes} bytes of constants exceed protobuf's 2 GiB limit; pass the weights as inputs`);
+    throw new InvalidArgumentError("graph", `${tensorBytes} bytes of constants exceed protobuf's 2 GiB limit; pass the weights as inputs or as external data`);
   }
   const model: onnxProto.onnx.IModelProto = {
     irVersion: irVersionFor(opset),
@@ -108,7 +153,7 @@ export function graphToOnnx(graph: Graph, options: OnnxEmitOptions = {}): Uint8A
     graph: { name: options.name ?? "gemma-ts", node: nodes, initializer: initializers, input: inputs, output: outputs },
   };
   const bytes = onnx.ModelProto.encode(model).finish();
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { model: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), chunks, dataBytes };
 }
 
 function nodeAt(graph: Graph, id: number): Node {

@@ -5,10 +5,14 @@
 import { InferenceSession, type Tensor } from "onnxruntime-node";
 import type { Backend, BackendTensor, Executable, TensorMap } from "../backend.js";
 import { bindDims } from "../../graph/dims.js";
-import { BackendError, InvalidArgumentError } from "../../errors.js";
+import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BackendError, CoreError, InvalidArgumentError } from "../../errors.js";
+import { writeAll } from "../../io/file-handle-io.js";
 import type { Graph } from "../../graph/graph.js";
 import { HostTensor } from "../../tensor/host-tensor.js";
-import { graphToOnnx } from "./emit.js";
+import { graphToOnnx, graphToOnnxWithExternalData } from "./emit.js";
 import { graphKey } from "./graph-key.js";
 import { checkOrtDType, fromOrtTensor, ORT_BACKEND_NAME, OrtBackendTensor, toOrtTensor, type TensorSpec } from "./ort-tensor.js";
 
@@ -21,6 +25,8 @@ export interface OnnxBackendOptions {
   graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
   /** Default-domain ONNX opset of the emitted models, 17 to 21. Default 17. */
   opset?: number;
+  /** Graphs with more bytes of constants than this load through an external data file. Default 256 MiB. */
+  externalDataMinBytes?: number;
 }
 
 interface CacheEntry {
@@ -47,9 +53,8 @@ export class OnnxBackend implements Backend {
     const key = graphKey(graph);
     let entry = this.sessions.get(key);
     if (entry === undefined) {
-      const bytes = graphToOnnx(withOnnxOutputNames(graph, outputs), { opset: this.options.opset ?? 17, constantsAsInitializers: true });
-      const session = InferenceSession.create(bytes, this.sessionOptions()).catch((error: unknown) => {
-        throw new BackendError(ORT_BACKEND_NAME, "compile the graph", error);
+      const session = this.createSession(withOnnxOutputNames(graph, outputs)).catch((error: unknown) => {
+        throw error instanceof CoreError ? error : new BackendError(ORT_BACKEND_NAME, "compile the graph", error);
       });
       entry = { session, refs: 0, released: false };
       this.sessions.set(key, entry);
@@ -71,6 +76,34 @@ export class OnnxBackend implements Backend {
       await session.release();
     };
     return new OnnxExecutable(session, inputs, outputs, () => held.released, release);
+  }
+
+  /**
+   * Small graphs go to onnxruntime as one protobuf in memory. Graphs holding more than
+   * EXTERNAL_DATA_MIN_GRAPH_BYTES of constants (quantized or baked-in weights) go through a temp
+   * folder with the large tensors in an external data file, as ONNX allows: no 2 GiB protobuf
+   * limit, and no protobuf copy of the weights in memory while onnxruntime loads them.
+   */
+  private async createSession(graph: Graph): Promise<InferenceSession> {
+    const opset = this.options.opset ?? 17;
+    if (constantBytes(graph) <= (this.options.externalDataMinBytes ?? EXTERNAL_DATA_MIN_GRAPH_BYTES)) {
+      return InferenceSession.create(graphToOnnx(graph, { opset, constantsAsInitializers: true }), this.sessionOptions());
+    }
+    const minBytes = Math.max(1024, Math.min(EXTERNAL_DATA_MIN_TENSOR_BYTES, this.options.externalDataMinBytes ?? EXTERNAL_DATA_MIN_TENSOR_BYTES));
+    const { model, chunks } = graphToOnnxWithExternalData(graph, { minBytes, location: "weights.bin" }, { opset });
+    const dir = await mkdtemp(join(tmpdir(), "gemma-ts-onnx-"));
+    try {
+      await writeFile(join(dir, "model.onnx"), model);
+      const handle = await open(join(dir, "weights.bin"), "w");
+      try {
+        for (const chunk of chunks) await writeAll(handle, chunk.bytes, chunk.offset);
+      } finally {
+        await handle.close();
+      }
+      return await InferenceSession.create(join(dir, "model.onnx"), this.sessionOptions());
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** Wraps the host tensor for onnxruntime once (no copy: onnxruntime reads the same memory). */
@@ -178,6 +211,16 @@ function specOf(graph: Graph, name: string, id: number, role: "input" | "output"
     } while (graph.inputs.has(onnxName) || graph.outputs.has(onnxName));
   }
   return { name, dtype: node.dtype, shape: node.shape, onnxName };
+}
+
+/** Above this many bytes of constants a graph's weights go to onnxruntime as external data. */
+export const EXTERNAL_DATA_MIN_GRAPH_BYTES = 256 * 2 ** 20;
+const EXTERNAL_DATA_MIN_TENSOR_BYTES = 2 ** 20;
+
+function constantBytes(graph: Graph): number {
+  let total = 0;
+  for (const node of graph.nodes) if (node.op.kind === "constant") total += node.op.value.data.byteLength;
+  return total;
 }
 
 function ownTensor(tensor: BackendTensor): OrtBackendTensor {

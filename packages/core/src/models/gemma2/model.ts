@@ -16,7 +16,7 @@ import type { Gemma2Config, LayerKind } from "./config.js";
 import { gemma2Forward } from "./forward.js";
 import { KVCache } from "./kv-cache.js";
 import { attentionMask } from "./masks.js";
-import { parameterSpecs, type Gemma2Params } from "./params.js";
+import { isQuantizable, parameterSpecs, type Gemma2Params } from "./params.js";
 import type { Weight } from "../../nn/quantized.js";
 import { QUANT_BITS, quantizeMatrix, type QuantizedMatrix, type QuantType } from "../../quant/blocks.js";
 
@@ -35,12 +35,10 @@ export interface Gemma2ModelOptions {
    * (onnxruntime pre-packs them for its MatMulNBits kernels), so the graph must fit in 2 GiB.
    */
   quantize?: QuantType;
+  /** Matrices already quantized (loadHfCheckpoint's `quantize`, a quantized GGUF); their float32 params may be absent. */
+  quantized?: ReadonlyMap<string, QuantizedMatrix>;
 }
 
-/** The matrices quantization applies to: the embedding and the seven projections of each layer. */
-export function isQuantizable(name: string): boolean {
-  return name === "model.embed_tokens.weight" || /\.(q|k|v|o|gate|up|down)_proj\.weight$/.test(name);
-}
 
 /** Up to this many bytes of weights, the default is to bake them into the graph. */
 export const CONSTANT_WEIGHTS_MAX_BYTES = 512 * 2 ** 20;
@@ -60,7 +58,10 @@ export class Gemma2Model implements CausalLM {
   ) {
     let bytes = 0;
     for (const tensor of params.values()) bytes += tensor.data.byteLength;
-    this.quantize = options.quantize;
+    const given = options.quantized?.values().next().value;
+    this.quantize = options.quantize ?? (given ? (given.bits === 8 ? "q8" : "q4") : undefined);
+    if (given && QUANT_BITS[this.quantize!] !== given.bits) throw new InvalidArgumentError("quantized", `matrices of ${given.bits} bits for quantize '${this.quantize}'`);
+    this.quantized = options.quantized ? new Map(options.quantized) : undefined;
     if (this.quantize && options.weights === "inputs") throw new InvalidArgumentError("weights", "quantized weights are always graph constants");
     this.weightMode = options.weights ?? (this.quantize || bytes <= CONSTANT_WEIGHTS_MAX_BYTES ? "constants" : "inputs");
   }
@@ -91,7 +92,7 @@ export class Gemma2Model implements CausalLM {
     kv.keys.forEach((tensor, layer) => (inputs[`past.${layer}.keys`] = tensor));
     kv.values.forEach((tensor, layer) => (inputs[`past.${layer}.values`] = tensor));
     if (this.weightMode === "inputs") for (const [name, tensor] of this.weights()) inputs[name] = tensor;
-    this.executable ??= this.backend.compile(this.trace());
+    this.executable ??= this.compile();
     const outputs = await (await this.executable).run(inputs);
     if (cache) {
       const layers = this.config.numHiddenLayers;
@@ -131,12 +132,23 @@ export class Gemma2Model implements CausalLM {
     return inputs;
   }
 
+  /**
+   * Compiles the graph. The quantized matrices are then the backend's (onnxruntime has copied
+   * them), so the model lets go of its own copy; a recompile after dispose quantizes the float32
+   * params again (a model given only quantized matrices cannot recompile: "missing weight").
+   */
+  private async compile(): Promise<Executable> {
+    const executable = await this.backend.compile(this.trace());
+    this.quantized = undefined;
+    return executable;
+  }
+
   /** The quantized matrices, made on first use (and kept: the graph's constants). */
   private quantizedMatrices(): Map<string, QuantizedMatrix> | undefined {
-    if (!this.quantize || this.quantized) return this.quantized;
-    this.quantized = new Map();
+    if (!this.quantize) return undefined;
+    this.quantized ??= new Map();
     for (const [name, tensor] of this.params) {
-      if (isQuantizable(name)) this.quantized.set(name, quantizeMatrix(tensor, QUANT_BITS[this.quantize]));
+      if (isQuantizable(name) && !this.quantized.has(name)) this.quantized.set(name, quantizeMatrix(tensor, QUANT_BITS[this.quantize]));
     }
     return this.quantized;
   }
@@ -187,11 +199,14 @@ export class Gemma2Model implements CausalLM {
     const weights = new Map<string, Weight>();
     const quantized = this.quantizedMatrices();
     for (const spec of parameterSpecs(config)) {
+      const matrix = quantized?.get(spec.name);
+      if (matrix) {
+        weights.set(spec.name, { bits: matrix.bits, blocks: b.constant(matrix.blocks), scales: b.constant(matrix.scales) });
+        continue;
+      }
       const value = this.params.get(spec.name);
       if (!value) throw new InvalidArgumentError("params", `missing weight ${spec.name}`);
-      const matrix = quantized?.get(spec.name);
-      if (matrix) weights.set(spec.name, { bits: matrix.bits, blocks: b.constant(matrix.blocks), scales: b.constant(matrix.scales) });
-      else weights.set(spec.name, this.weightMode === "constants" ? b.constant(value) : b.input(spec.name, value.dtype, value.shape));
+      weights.set(spec.name, this.weightMode === "constants" ? b.constant(value) : b.input(spec.name, value.dtype, value.shape));
     }
     const out = gemma2Forward(config, (name) => weights.get(name)!, { ids, cos, sin, masks, past });
     const outputs: Record<string, SymbolicTensor> = { logits: out.logits };

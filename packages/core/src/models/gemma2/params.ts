@@ -60,3 +60,8 @@ export function forEachParameter(
     visit(spec, tensor);
   }
 }
+
+/** The matrices weight quantization applies to: the embedding and the seven projections of each layer. */
+export function isQuantizable(name: string): boolean {
+  return name === "model.embed_tokens.weight" || /\.(q|k|v|o|gate|up|down)_proj\.weight$/.test(name);
+}
