@@ -1,12 +1,13 @@
 // One side of the released-size benchmark (released.bench.ts), in its own process so its peak RSS
-// is its own: `gemma DIR OUT` loads a Hugging Face folder into gemma-ts, `llama GGUF OUT` loads the
-// GGUF into llama.cpp, `convert DIR GGUF` writes the f32 GGUF. Each measures load time, peak RSS,
+// is its own: `gemma DIR OUT [q8|q4]` loads a Hugging Face folder into gemma-ts (quantizing while
+// reading), `llama GGUF OUT` loads a GGUF into llama.cpp, `convert DIR GGUF f32|q8_0|q4_0` writes
+// the GGUF. Each measures load time, peak RSS,
 // prefill and decode tokens/s at 1 and 2 threads, and the log-probabilities of a 16-token prompt
 // (written next to OUT as raw float32 rows) for the parity check.
 import { writeFile } from "node:fs/promises";
 import { getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
-import { Gemma2Model, KVCache, type HostTensor } from "../src/index.js";
-import { loadHfCheckpoint, OnnxBackend, writeGguf } from "../src/node.js";
+import { Gemma2Model, KVCache, type HostTensor, type QuantType } from "../src/index.js";
+import { loadHfCheckpoint, OnnxBackend, writeGguf, type GgufDType } from "../src/node.js";
 import { llamaCppLogProbs, logSoftmaxRows } from "../test/support/llama-cpp.js";
 
 export const PARITY_IDS = [2, 651, 6037, 576, 573, 3520, 235265, 109, 4038, 3760, 1155, 573, 1963, 576, 2134, 235336];
@@ -32,14 +33,18 @@ function argmaxLast(logits: HostTensor<"float32">, vocabSize: number): number {
   return best;
 }
 
-async function gemma(dir: string, out: string): Promise<void> {
+async function gemma(dir: string, out: string, quantize: QuantType | undefined): Promise<void> {
   let started = performance.now();
-  const { config, params } = await loadHfCheckpoint(dir);
-  const figures: SideFigures = { loadSeconds: (performance.now() - started) / 1000, peakRssBytes: 0, prefill: {}, decode: {} };
+  const { config, params, quantized } = await loadHfCheckpoint(dir, quantize ? { quantize } : {});
+  const loadSeconds = (performance.now() - started) / 1000;
+  const figures: SideFigures = { loadSeconds, peakRssBytes: 0, prefill: {}, decode: {} };
   for (const threads of THREADS) {
-    const model = new Gemma2Model(config, params, new OnnxBackend({ intraOpThreads: threads }));
+    started = performance.now();
+    const model = new Gemma2Model(config, params, new OnnxBackend({ intraOpThreads: threads }), quantized ? { quantized } : {});
     if (threads === 1) {
       const logits = await model.forward([PARITY_IDS]);
+      // Loading includes compiling the graph (onnxruntime pre-packs quantized weights then).
+      figures.loadSeconds = loadSeconds + (performance.now() - started) / 1000;
       await writeRows(`${out}.logprobs`, logSoftmaxRows(logits.data, config.vocabSize));
     }
     const cache = new KVCache(config, { capacity: PROMPT + DECODE });
@@ -80,9 +85,9 @@ async function llama(gguf: string, out: string): Promise<void> {
   await writeFile(out, JSON.stringify(figures));
 }
 
-async function convert(dir: string, gguf: string): Promise<void> {
+async function convert(dir: string, gguf: string, dtype: GgufDType): Promise<void> {
   const { config, params } = await loadHfCheckpoint(dir);
-  await writeGguf(gguf, config, params, { dtype: "f32" });
+  await writeGguf(gguf, config, params, { dtype });
 }
 
 async function writeRows(file: string, rows: readonly Float32Array[]): Promise<void> {
@@ -95,8 +100,8 @@ async function writeRows(file: string, rows: readonly Float32Array[]): Promise<v
   await writeFile(file, new Uint8Array(joined.buffer));
 }
 
-const [mode, source, target] = process.argv.slice(2);
-if (mode === "gemma") await gemma(source!, target!);
+const [mode, source, target, variant] = process.argv.slice(2);
+if (mode === "gemma") await gemma(source!, target!, variant as QuantType | undefined);
 else if (mode === "llama") await llama(source!, target!);
-else if (mode === "convert") await convert(source!, target!);
+else if (mode === "convert") await convert(source!, target!, (variant ?? "f32") as GgufDType);
 else if (mode !== undefined) throw new Error(`unknown mode ${mode}`);
