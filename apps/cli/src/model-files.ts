@@ -3,12 +3,24 @@
 // weights. Errors stay typed for main.ts to report.
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { configFromHf, type Gemma2Config, type Gemma2Params } from "@gemma-ts/core";
-import { loadHfCheckpoint, readGguf, type TokenizerFiles } from "@gemma-ts/core/node";
+import { configFromHf, type Gemma2Config, type Gemma2Params, type QuantizedMatrix } from "@gemma-ts/core";
+import { loadHfCheckpoint, readGguf, readGgufQuantized, type TokenizerFiles } from "@gemma-ts/core/node";
 
-export async function loadModelFiles(path: string): Promise<{ config: Gemma2Config; params: Gemma2Params }> {
-  if (path.endsWith(".gguf")) return readGguf(path);
-  return loadHfCheckpoint(path);
+export interface ModelFiles {
+  config: Gemma2Config;
+  /** float32 weights; without the matrices in `quantized`, when there are any. */
+  params: Gemma2Params;
+  /** With keepQuantized, a GGUF's Q8_0 / Q4_0 matrices as stored (for Gemma2Model's `quantized`); else empty. */
+  quantized: Map<string, QuantizedMatrix>;
+}
+
+/**
+ * The weights of a Hugging Face folder or a GGUF file. A GGUF's Q8_0 / Q4_0 matrices are
+ * dequantized to float32, unless `keepQuantized` (to run them, not to convert them).
+ */
+export async function loadModelFiles(path: string, options: { keepQuantized?: boolean } = {}): Promise<ModelFiles> {
+  if (path.endsWith(".gguf")) return options.keepQuantized ? readGgufQuantized(path) : { ...(await readGguf(path)), quantized: new Map() };
+  return { ...(await loadHfCheckpoint(path)), quantized: new Map() };
 }
 
 /** The config alone, without reading weights where the format allows it. */

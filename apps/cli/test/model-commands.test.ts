@@ -1,14 +1,15 @@
 // The model commands, run as a user runs them (the built binary): init writes a checkpoint that
 // info describes, logits prints what the library computes, convert writes a GGUF whose logits
-// match the folder's and an ONNX folder that onnxruntime runs to the same logits, and bad input
-// gets a one-line error.
+// match the folder's (and Q8_0 / Q4_0 GGUFs that logits runs as stored, exactly as the library's
+// q8 / q4 model), an ONNX folder that onnxruntime runs to the same logits, and bad input gets a
+// one-line error.
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Gemma2Model, ReferenceBackend, parameterCount, presetConfig } from "@gemma-ts/core";
-import { loadHfCheckpoint } from "@gemma-ts/core/node";
+import { loadHfCheckpoint, OnnxBackend, readGguf } from "@gemma-ts/core/node";
 import { trainBpe } from "@gemma-ts/tokenizer";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
@@ -54,6 +55,34 @@ describe("gemma-ts model commands", () => {
     fromGguf.forEach((row, t) => row.forEach((value, v) => expect(Math.abs(value - fromFolder[t]![v]!)).toBeLessThan(1e-5)));
   });
 
+  it("convert --dtype q4_0 / --quantize q8 write quantized GGUFs that logits runs as stored", async () => {
+    const ids = [2, 17, 300, 45, 45, 9];
+    const { config, params } = await loadHfCheckpoint(model);
+    const printed = (...args: string[]) => {
+      const result = cli("logits", "--ids", ids.join(","), "--threads", "1", ...args);
+      expect(result.status, result.stderr).toBe(0);
+      return Float32Array.from((JSON.parse(result.stdout) as number[][]).flat());
+    };
+    for (const [flag, value, dtype, quantize] of [["--dtype", "q4_0", "q4_0", "q4"], ["--quantize", "q8", "q8_0", "q8"]] as const) {
+      const gguf = join(folder, `tiny-${dtype}.gguf`);
+      const converted = cli("convert", "--from", model, "--to", gguf, flag, value);
+      expect(converted.status, converted.stderr).toBe(0);
+      expect(JSON.parse(converted.stdout).dtype).toBe(dtype);
+      expect((await readGguf(gguf)).metadata.get("general.file_type")).toBe(dtype === "q4_0" ? 2 : 7);
+      // The stored blocks are our quantizer's, so the logits are bit for bit the library's quantized model's.
+      const expected = await new Gemma2Model(config, params, new OnnxBackend({ intraOpThreads: 1 }), { quantize }).forward([ids]);
+      expect(printed("--model", gguf)).toEqual(expected.data);
+      expect(printed("--model", gguf, "--quantize", quantize)).toEqual(expected.data);
+    }
+    // Another width than the file's quantizes again, from the stored values.
+    const q4 = await new Gemma2Model(config, params, new OnnxBackend({ intraOpThreads: 1 }), { quantize: "q4" }).forward([ids]);
+    const requantized = printed("--model", join(folder, "tiny-q8_0.gguf"), "--quantize", "q4");
+    let difference = 0;
+    for (let i = 0; i < requantized.length; i++) difference = Math.max(difference, Math.abs(requantized[i]! - q4.data[i]!));
+    expect(difference).toBeGreaterThan(0);
+    expect(difference).toBeLessThan(0.1);
+  });
+
   it("convert --to-onnx writes an ONNX folder with the same logits, copying the tokenizer files", async () => {
     const source = join(folder, "tiny-with-tokenizer");
     cpSync(model, source, { recursive: true });
@@ -84,12 +113,15 @@ describe("gemma-ts model commands", () => {
     expect(max).toBeLessThan(1e-4);
   });
 
-  it("convert takes --to or --to-onnx, not both, and --dtype only for GGUF", () => {
+  it("convert takes --to or --to-onnx, not both, and --dtype / --quantize only for GGUF, one of them", () => {
     const both = cli("convert", "--from", model, "--to", join(folder, "x.gguf"), "--to-onnx", join(folder, "x-onnx"));
     expect(both.status).toBe(1);
     expect(both.stderr).toMatch(/cannot be used with/);
     expect(cli("convert", "--from", model).stderr).toMatch(/^gemma-ts: .*--to-onnx/);
-    expect(cli("convert", "--from", model, "--to-onnx", join(folder, "x-onnx"), "--dtype", "f16").stderr).toMatch(/^gemma-ts: .*--dtype applies to --to/);
+    expect(cli("convert", "--from", model, "--to-onnx", join(folder, "x-onnx"), "--dtype", "f16").stderr).toMatch(/^gemma-ts: .*--dtype and --quantize apply to --to/);
+    expect(cli("convert", "--from", model, "--to-onnx", join(folder, "x-onnx"), "--quantize", "q4").stderr).toMatch(/^gemma-ts: .*--dtype and --quantize apply to --to/);
+    expect(cli("convert", "--from", model, "--to", join(folder, "x.gguf"), "--dtype", "f16", "--quantize", "q4").stderr).toMatch(/cannot be used with/);
+    expect(cli("convert", "--from", model, "--to", join(folder, "x.gguf"), "--quantize", "q5").stderr).toMatch(/--quantize must be one of/);
   });
 
   it("reports bad input in one line and exits 1", () => {

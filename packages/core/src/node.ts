@@ -20,11 +20,12 @@ export {
 } from "./io/safetensors.js";
 export { INDEX_FILE, planShards, shardFileName, SINGLE_FILE } from "./io/hf-shards.js";
 export { loadHfCheckpoint, saveHfCheckpoint, type HfCheckpoint, type SaveHfCheckpointOptions } from "./io/hf-folder.js";
-export { readGguf, writeGguf, type GgufDType, type GgufModel, type GgufWriteOptions } from "./io/gguf.js";
+export { readGguf, readGgufQuantized, writeGguf, type GgufDType, type GgufModel, type GgufQuantizedModel, type GgufWriteOptions } from "./io/gguf.js";
 export { decodeGgufHeader, encodeGgufHeader, GGML_TYPE_NAMES, type GgufEntry, type GgufHeader, type GgufTensorInfo, type GgufValue } from "./io/gguf-format.js";
 export { configFromGgufMetadata, ggufTensorName } from "./io/gguf-gemma2.js";
 export { synthesizeVocabulary, TOKEN_TYPES, type GgufVocabulary } from "./io/gguf-vocabulary.js";
-export { dequantizeQ8_0, quantizeQ8_0 } from "./io/q8-0.js";
+export { dequantizeQ8_0, quantizeQ8_0, unpackQ8_0Into } from "./io/q8-0.js";
+export { dequantizeQ4_0, packQ4_0, quantizeQ4_0, unpackQ4_0Into } from "./io/q4-0.js";
 export { graphToOnnx, type OnnxEmitOptions } from "./backend/onnx/emit.js";
 export { OnnxBackend, OnnxExecutable, type OnnxBackendOptions } from "./backend/onnx/onnx-backend.js";
 export { exportOnnxFolder, ONNX_MODEL_FILE, type ExportOnnxFolderOptions, type ExportOnnxFolderResult } from "./io/onnx-export/export-folder.js";

@@ -1,7 +1,7 @@
 // Model commands of the gemma-ts binary: info, init, logits, convert. Each parses its flags and
 // calls @gemma-ts/core; output is JSON on stdout (or a file), for scripts and parity checks.
 import { createWriteStream } from "node:fs";
-import { Gemma2Model, parameterCount, presetConfig, initParams, PRESETS, type Gemma2Config, type QuantType } from "@gemma-ts/core";
+import { dequantizeMatrix, Gemma2Model, parameterCount, presetConfig, initParams, PRESETS, QUANT_BITS, type Gemma2Config, type QuantType } from "@gemma-ts/core";
 import { quantizeFlag } from "@gemma-ts/serve/http";
 import { exportOnnxFolder, OnnxBackend, saveHfCheckpoint, writeGguf, type GgufDType } from "@gemma-ts/core/node";
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -50,11 +50,20 @@ export function logitsCommand(): Command {
     .requiredOption("--ids <list>", "comma-separated token ids, e.g. 2,651,6037", parseIds)
     .option("--out <file>", "write the JSON here instead of stdout")
     .option("--threads <n>", "onnxruntime intra-op threads", integer("--threads"))
-    .option("--quantize <type>", "quantize the weights first: q8 or q4 (llama.cpp's Q8_0 / Q4_0 rounding)", quantizeFlag)
+    .option("--quantize <type>", "quantize the weights first: q8 or q4 (llama.cpp's Q8_0 / Q4_0 rounding); a GGUF's Q8_0 / Q4_0 matrices run as stored without it", quantizeFlag)
     .action(async (options: { model: string; ids: number[]; out?: string; threads?: number; quantize?: QuantType }) => {
-      const { config, params } = await loadModelFiles(options.model);
+      const { config, params, quantized } = await loadModelFiles(options.model, { keepQuantized: true });
+      const stored = quantized.values().next().value;
+      if (stored && options.quantize && QUANT_BITS[options.quantize] !== stored.bits) {
+        // Another width than the file's: quantize again from the stored values.
+        for (const [name, matrix] of quantized) params.set(name, dequantizeMatrix(matrix));
+        quantized.clear();
+      }
       const backend = new OnnxBackend(options.threads === undefined ? {} : { intraOpThreads: options.threads });
-      const model = new Gemma2Model(config, params, backend, options.quantize ? { quantize: options.quantize } : {});
+      const model = new Gemma2Model(config, params, backend, {
+        ...(options.quantize ? { quantize: options.quantize } : {}),
+        ...(quantized.size > 0 ? { quantized } : {}),
+      });
       const logits = await model.forward([options.ids]);
       await model.dispose();
       const output = options.out ? createWriteStream(options.out) : process.stdout;
@@ -75,11 +84,13 @@ export function convertCommand(): Command {
     .requiredOption("--from <dir>", "a Hugging Face folder (config.json + safetensors; tokenizer.json used if present)")
     .addOption(new Option("--to <file>", "the .gguf file to write").conflicts("toOnnx"))
     .option("--to-onnx <dir>", "write an ONNX folder in Optimum's layout (onnx/model.onnx with a KV cache, config.json, generation_config.json, tokenizer files copied)")
-    .addOption(new Option("--dtype <dtype>", "storage of the weight matrices (GGUF only)").choices(["f32", "f16", "q8_0"]).default("f16"))
-    .action(async (options: { from: string; to?: string; toOnnx?: string; dtype: GgufDType }, command: Command) => {
+    .addOption(new Option("--dtype <dtype>", "storage of the weight matrices (GGUF only)").choices(["f32", "f16", "q8_0", "q4_0"]).default("f16"))
+    .addOption(new Option("--quantize <type>", "the same as --dtype q8_0 or q4_0 (as --quantize elsewhere: q8 or q4)").argParser(quantizeFlag).conflicts("dtype"))
+    .action(async (options: { from: string; to?: string; toOnnx?: string; dtype: GgufDType; quantize?: QuantType }, command: Command) => {
+      if (options.quantize !== undefined) options.dtype = QUANTIZED_DTYPE[options.quantize];
       if (options.toOnnx !== undefined) {
         // The ONNX graph computes in float32 and stores its weights so; a storage dtype would be silently ignored.
-        if (command.getOptionValueSource("dtype") === "cli") throw new InvalidArgumentError("--dtype applies to --to (GGUF); --to-onnx writes float32");
+        if (command.getOptionValueSource("dtype") === "cli" || options.quantize !== undefined) throw new InvalidArgumentError("--dtype and --quantize apply to --to (GGUF); --to-onnx writes float32");
         const { config, params } = await loadModelFiles(options.from);
         const tokenizerFiles = await readTokenizerFiles(options.from);
         const result = await exportOnnxFolder(options.toOnnx, config, params, tokenizerFiles ? { tokenizerFiles } : {});
@@ -94,6 +105,8 @@ export function convertCommand(): Command {
       process.stdout.write(`${JSON.stringify({ out: options.to, dtype: options.dtype, tokenizer: vocabulary.vocabulary ? "tokenizer.json" : "placeholder", ...describeModel(config) }, null, 2)}\n`);
     });
 }
+
+const QUANTIZED_DTYPE: Readonly<Record<QuantType, GgufDType>> = { q8: "q8_0", q4: "q4_0" };
 
 function parseIds(value: string): number[] {
   const ids = value.split(",").map((part) => Number(part.trim()));

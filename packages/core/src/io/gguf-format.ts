@@ -43,7 +43,7 @@ export type GgufEntry =
   | { key: string; type: "array"; itemType: NumberTypeName; value: ArrayLike<number> }
   | { key: string; type: "array"; itemType: "string"; value: readonly string[] };
 
-/** ggml_type ids. Only F32, F16 and Q8_0 are read or written; the rest name what a file holds. */
+/** ggml_type ids. Only F32, F16, Q4_0 and Q8_0 are read or written; the rest name what a file holds. */
 export const GGML_TYPE_NAMES: Readonly<Record<number, string>> = {
   0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 9: "Q8_1",
   10: "Q2_K", 11: "Q3_K", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 15: "Q8_K",
@@ -53,13 +53,15 @@ export const GGML_TYPE_NAMES: Readonly<Record<number, string>> = {
 
 export const GGML_F32 = 0;
 export const GGML_F16 = 1;
+export const GGML_Q4_0 = 2;
 export const GGML_Q8_0 = 8;
-export type SupportedGgmlType = typeof GGML_F32 | typeof GGML_F16 | typeof GGML_Q8_0;
+export type SupportedGgmlType = typeof GGML_F32 | typeof GGML_F16 | typeof GGML_Q4_0 | typeof GGML_Q8_0;
 
 /** Elements per block and bytes per block of the types this package reads and writes. */
 const BLOCK_LAYOUT: Readonly<Record<SupportedGgmlType, { elements: number; bytes: number }>> = {
   [GGML_F32]: { elements: 1, bytes: 4 },
   [GGML_F16]: { elements: 1, bytes: 2 },
+  [GGML_Q4_0]: { elements: 32, bytes: 18 }, // fp16 scale + 16 bytes of nibbles
   [GGML_Q8_0]: { elements: 32, bytes: 34 }, // fp16 scale + 32 int8
 };
 
@@ -68,7 +70,7 @@ export function ggmlTypeName(type: number): string {
 }
 
 export function isSupportedGgmlType(type: number): type is SupportedGgmlType {
-  return type === GGML_F32 || type === GGML_F16 || type === GGML_Q8_0;
+  return type === GGML_F32 || type === GGML_F16 || type === GGML_Q4_0 || type === GGML_Q8_0;
 }
 
 export function ggmlBlockSize(type: SupportedGgmlType): number {

@@ -1,11 +1,14 @@
 // Gemma 2 to and from llama.cpp's GGUF v3 ("gemma2" architecture). The writer streams tensor by
 // tensor into an atomically replaced file; the reader parses the header, then reads each tensor at
-// its offset in bounded chunks, dequantising F16 / Q8_0 to float32. Norms are stored as 1 + w and
-// read back as w. Facts: docs/gemma2.md section 4; layout rules in gguf-format.ts / gguf-gemma2.ts.
+// its offset in bounded chunks, dequantising F16 / Q8_0 / Q4_0 to float32 (readGguf), or keeping
+// Q8_0 / Q4_0 matrices as the QuantizedMatrix they are (readGgufQuantized). Norms are stored as
+// 1 + w and read back as w. Facts: docs/gemma2.md section 4; layout rules in gguf-format.ts /
+// gguf-gemma2.ts.
 import { open, type FileHandle } from "node:fs/promises";
 import { ConfigMismatchError, InvalidArgumentError, MalformedCheckpointError, UnsupportedDTypeError } from "../errors.js";
 import type { Gemma2Config } from "../models/gemma2/config.js";
-import { parameterSpecs, type Gemma2Params } from "../models/gemma2/params.js";
+import { isQuantizable, parameterSpecs, type Gemma2Params } from "../models/gemma2/params.js";
+import { emptyQuantizedMatrix, QUANT_BLOCK, type QuantBits, type QuantizedMatrix } from "../quant/blocks.js";
 import { HostTensor, sizeOf } from "../tensor/host-tensor.js";
 import { atomicWrite } from "./atomic-write.js";
 import { readExactly, writeAll } from "./file-handle-io.js";
@@ -15,6 +18,7 @@ import {
   encodeGgufHeader,
   GGML_F16,
   GGML_F32,
+  GGML_Q4_0,
   GGML_Q8_0,
   ggmlBlockSize,
   ggmlByteSize,
@@ -31,8 +35,10 @@ import {
 import { architectureEntries, configFromGgufMetadata, ggufDims, ggufTensorName, storedWithUnitOffset } from "./gguf-gemma2.js";
 import { decodeTensorData, encodeTensorData } from "./gguf-tensor-data.js";
 import { synthesizeVocabulary, vocabularyEntries, type GgufVocabulary } from "./gguf-vocabulary.js";
+import { unpackQ4_0Into } from "./q4-0.js";
+import { unpackQ8_0Into } from "./q8-0.js";
 
-export type GgufDType = "f32" | "f16" | "q8_0";
+export type GgufDType = "f32" | "f16" | "q8_0" | "q4_0";
 
 export interface GgufWriteOptions {
   /** Storage of the 2-D weights; 1-D tensors (norms) are always F32, as llama.cpp's "mostly" types keep them. */
@@ -52,9 +58,19 @@ export interface GgufModel {
   metadata: Map<string, GgufValue>;
 }
 
-/** llama.cpp's LlamaFileType: ALL_F32, MOSTLY_F16, MOSTLY_Q8_0. */
-const FILE_TYPE: Readonly<Record<GgufDType, number>> = { f32: 0, f16: 1, q8_0: 7 };
-const WEIGHT_TYPE: Readonly<Record<GgufDType, SupportedGgmlType>> = { f32: GGML_F32, f16: GGML_F16, q8_0: GGML_Q8_0 };
+export interface GgufQuantizedModel extends GgufModel {
+  /**
+   * The matrices isQuantizable selects that the file stores as Q8_0 or Q4_0, block for block as
+   * stored (codes and fp16 scales unchanged); `params` holds everything else, as float32. All of
+   * one bit width, as Gemma2Model takes them: a file with both Q8_0 and Q4_0 matrices gives 8-bit
+   * matrices, its Q4_0 blocks widened exactly (same scale, code q - 8 + 128).
+   */
+  quantized: Map<string, QuantizedMatrix>;
+}
+
+/** llama.cpp's LlamaFileType: ALL_F32, MOSTLY_F16, MOSTLY_Q8_0, MOSTLY_Q4_0. */
+const FILE_TYPE: Readonly<Record<GgufDType, number>> = { f32: 0, f16: 1, q8_0: 7, q4_0: 2 };
+const WEIGHT_TYPE: Readonly<Record<GgufDType, SupportedGgmlType>> = { f32: GGML_F32, f16: GGML_F16, q8_0: GGML_Q8_0, q4_0: GGML_Q4_0 };
 /** GGML_QNT_VERSION, written by every converter. */
 const QUANTIZATION_VERSION = 2;
 /** Elements converted per step: whole blocks of every type, and a few tens of MiB of scratch. */
@@ -70,7 +86,7 @@ interface PlannedTensor {
 /** Writes `params` as a llama.cpp-loadable gemma2 GGUF at `path`, replacing it atomically. */
 export async function writeGguf(path: string, config: Gemma2Config, params: Gemma2Params, options: GgufWriteOptions): Promise<void> {
   const weightType = WEIGHT_TYPE[options.dtype];
-  if (weightType === undefined) throw new InvalidArgumentError("dtype", `'${String(options.dtype)}'; expected f32, f16 or q8_0`);
+  if (weightType === undefined) throw new InvalidArgumentError("dtype", `'${String(options.dtype)}'; expected f32, f16, q8_0 or q4_0`);
   const entries: GgufEntry[] = [
     { key: "general.architecture", type: "string", value: "gemma2" },
     ...(options.name === undefined ? [] : [{ key: "general.name", type: "string", value: options.name } as const]),
@@ -101,7 +117,7 @@ function planTensors(config: Gemma2Config, params: Gemma2Params, weightType: Sup
       throw new ConfigMismatchError(spec.name, `shape [${tensor.shape.join(", ")}], the config needs [${spec.shape.join(", ")}]`);
     }
     const dims = ggufDims(spec);
-    // Like gguf-py, rows that are not whole Q8_0 blocks fall back to F16 rather than failing.
+    // Like gguf-py, rows that are not whole Q8_0 / Q4_0 blocks fall back to F16 rather than failing.
     let type: SupportedGgmlType = spec.shape.length === 1 ? GGML_F32 : weightType;
     if (dims[0]! % ggmlBlockSize(type) !== 0) type = GGML_F16;
     const name = ggufTensorName(spec.name);
@@ -136,8 +152,23 @@ async function writeTensor(handle: FileHandle, tensor: PlannedTensor, dataOffset
   if (padding > 0) await writeAll(handle, new Uint8Array(padding), start + bytes);
 }
 
-/** Reads a gemma2 GGUF (F32, F16 or Q8_0 tensors) into float32 parameters with Hugging Face names. */
+/** Reads a gemma2 GGUF (F32, F16, Q8_0 or Q4_0 tensors) into float32 parameters with Hugging Face names. */
 export async function readGguf(path: string): Promise<GgufModel> {
+  const { config, params, metadata } = await readGgufFile(path, false);
+  return { config, params, metadata };
+}
+
+/**
+ * Reads a gemma2 GGUF keeping its Q8_0 / Q4_0 matrices quantized (GgufQuantizedModel.quantized,
+ * for Gemma2Model's `quantized` option); F32 / F16 tensors and norms come as float32 `params`.
+ */
+export function readGgufQuantized(path: string): Promise<GgufQuantizedModel> {
+  return readGgufFile(path, true);
+}
+
+const isBlockQuantized = (type: number): type is typeof GGML_Q8_0 | typeof GGML_Q4_0 => type === GGML_Q8_0 || type === GGML_Q4_0;
+
+async function readGgufFile(path: string, keepQuantized: boolean): Promise<GgufQuantizedModel> {
   const handle = await open(path, "r");
   try {
     const fileSize = (await handle.stat()).size;
@@ -157,8 +188,7 @@ export async function readGguf(path: string): Promise<GgufModel> {
       if (info.name === "output.weight") throw new ConfigMismatchError(info.name, "an untied output head; Gemma 2 ties it to token_embd");
       throw new ConfigMismatchError(info.name, `is not a tensor of gemma2 with ${config.numHiddenLayers} layers`);
     }
-    const params: Gemma2Params = new Map();
-    for (const spec of specs) {
+    const infos = specs.map((spec) => {
       const name = ggufTensorName(spec.name);
       const info = byName.get(name);
       if (!info) throw new ConfigMismatchError(name, `missing from ${path}`);
@@ -166,11 +196,29 @@ export async function readGguf(path: string): Promise<GgufModel> {
       if (info.dims.length !== dims.length || info.dims.some((d, i) => d !== dims[i])) {
         throw new ConfigMismatchError(name, `dims {${info.dims.join(", ")}}, the config needs {${dims.join(", ")}}`);
       }
+      return info;
+    });
+    // Which matrices stay quantized, and at which width: 8 bits as soon as one is Q8_0 (Q4_0 codes widen exactly), else 4.
+    // (Rows that are not whole blocks take the float path, which names the fault.)
+    const kept = specs.map((spec, i) => keepQuantized && spec.shape.length === 2 && isQuantizable(spec.name) && isBlockQuantized(infos[i]!.type) && infos[i]!.dims[0]! % QUANT_BLOCK === 0);
+    const bits: QuantBits = specs.some((_, i) => kept[i] && infos[i]!.type === GGML_Q8_0) ? 8 : 4;
+    const params: Gemma2Params = new Map();
+    const quantized = new Map<string, QuantizedMatrix>();
+    for (const [index, spec] of specs.entries()) {
+      const info = infos[index]!;
+      if (kept[index]) {
+        const [rows, cols] = spec.shape as [number, number];
+        const matrix = emptyQuantizedMatrix(rows, cols, bits);
+        const unpack = info.type === GGML_Q8_0 ? unpackQ8_0Into : unpackQ4_0Into;
+        await readTensorBytes(handle, header, info, rows * cols, fileSize, path, (bytes, _type, first) => unpack(bytes, matrix, first / QUANT_BLOCK));
+        quantized.set(spec.name, matrix);
+        continue;
+      }
       const values = await readTensor(handle, header, info, sizeOf(spec.shape), fileSize, path);
       if (storedWithUnitOffset(spec)) for (let i = 0; i < values.length; i++) values[i] = values[i]! - 1;
       params.set(spec.name, new HostTensor("float32", spec.shape, values));
     }
-    return { config, params, metadata: header.metadata };
+    return { config, params, metadata: header.metadata, quantized };
   } finally {
     await handle.close();
   }
@@ -192,8 +240,26 @@ async function readHeader(handle: FileHandle, fileSize: number, path: string): P
 }
 
 async function readTensor(handle: FileHandle, header: GgufHeader, info: GgufTensorInfo, elements: number, fileSize: number, path: string): Promise<Float32Array> {
+  const out = new Float32Array(elements);
+  await readTensorBytes(handle, header, info, elements, fileSize, path, (bytes, type, first, count) => decodeTensorData(bytes, type, out.subarray(first, first + count)));
+  return out;
+}
+
+/**
+ * Reads a tensor's data in chunks of whole blocks, each handed to `visit` with the range of
+ * elements it holds (the chunk is scratch, reused for the next one).
+ */
+async function readTensorBytes(
+  handle: FileHandle,
+  header: GgufHeader,
+  info: GgufTensorInfo,
+  elements: number,
+  fileSize: number,
+  path: string,
+  visit: (bytes: Uint8Array, type: SupportedGgmlType, firstElement: number, elementCount: number) => void,
+): Promise<void> {
   const type = info.type;
-  if (!isSupportedGgmlType(type)) throw new UnsupportedDTypeError(ggmlTypeName(type), `GGUF tensor '${info.name}' in ${path}; F32, F16 and Q8_0 are read`);
+  if (!isSupportedGgmlType(type)) throw new UnsupportedDTypeError(ggmlTypeName(type), `GGUF tensor '${info.name}' in ${path}; F32, F16, Q8_0 and Q4_0 are read`);
   if (info.dims[0]! % ggmlBlockSize(type) !== 0) {
     throw new MalformedCheckpointError(path, `tensor '${info.name}' rows of ${info.dims[0]} are not whole ${ggmlTypeName(type)} blocks`);
   }
@@ -202,15 +268,13 @@ async function readTensor(handle: FileHandle, header: GgufHeader, info: GgufTens
   if (start + bytes > fileSize) {
     throw new MalformedCheckpointError(path, `truncated: tensor '${info.name}' needs bytes ${start} to ${start + bytes}, the file has ${fileSize}`);
   }
-  const out = new Float32Array(elements);
   const scratch = new Uint8Array(ggmlByteSize(type, Math.min(CHUNK_ELEMENTS, elements), info.name));
   let done = 0;
   for (let first = 0; first < elements; first += CHUNK_ELEMENTS) {
-    const target = out.subarray(first, Math.min(first + CHUNK_ELEMENTS, elements));
-    const chunk = scratch.subarray(0, ggmlByteSize(type, target.length, info.name));
+    const count = Math.min(CHUNK_ELEMENTS, elements - first);
+    const chunk = scratch.subarray(0, ggmlByteSize(type, count, info.name));
     await readExactly(handle, chunk, start + done, path);
-    decodeTensorData(chunk, type, target);
+    visit(chunk, type, first, count);
     done += chunk.length;
   }
-  return out;
 }
