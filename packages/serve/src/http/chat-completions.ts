@@ -30,6 +30,7 @@ export async function chatCompletions(context: HandlerContext, request: FastifyR
       includeUsage,
       active,
       log: request.log,
+      metrics: context.metrics.of(request),
     });
   } finally {
     active.end();

@@ -29,6 +29,7 @@ export async function completions(context: HandlerContext, request: FastifyReque
       includeUsage,
       active,
       log: request.log,
+      metrics: context.metrics.of(request),
     });
   } finally {
     active.end();

@@ -7,6 +7,7 @@ import type { FastifyBaseLogger, FastifyReply } from "fastify";
 import type { CompletionChunk } from "../types.js";
 import { ApiError, fromServeError, serverError, shuttingDown } from "./errors.js";
 import type { GenerationPlan } from "./generation-plan.js";
+import type { RequestMetrics } from "./metrics.js";
 import type { ActiveRequest } from "./request-slots.js";
 import { collectChoices, runChoices, type CollectedChoice, type OpenAiUsage } from "./run-choices.js";
 import type { ServedModel } from "./served-model.js";
@@ -36,16 +37,21 @@ export interface RespondOptions {
   includeUsage: boolean;
   active: ActiveRequest;
   log: FastifyBaseLogger;
+  /** The request's metrics tracker: sees each chunk's tokens and the usage once complete. */
+  metrics?: RequestMetrics | undefined;
 }
 
 export async function respond(reply: FastifyReply, wire: Wire, options: RespondOptions): Promise<object | undefined> {
   const meta: ResponseMeta = { id: `${wire.idPrefix}-${randomBytes(12).toString("hex")}`, created: Math.floor(Date.now() / 1000), model: options.model.id };
-  const { active } = options;
+  const { active, metrics } = options;
+  if (metrics) metrics.model = options.model.id;
   const requests = options.plan.requests(active.signal);
   const abortAll = () => active.abort("failed");
+  const observe = metrics && ((index: number, chunk: CompletionChunk) => metrics.chunk(index, chunk));
   if (!options.stream) {
     try {
-      const { choices, usage } = await collectChoices(options.model.engine, requests, abortAll);
+      const { choices, usage } = await collectChoices(options.model.engine, requests, abortAll, observe);
+      if (metrics) metrics.usage = usage;
       return wire.body(meta, choices, usage);
     } catch (error) {
       throw failure(error, active, options.log);
@@ -63,6 +69,7 @@ export async function respond(reply: FastifyReply, wire: Wire, options: RespondO
   const started = requests.map(() => false);
   try {
     const usage = await runChoices(options.model.engine, requests, abortAll, async (index, chunk) => {
+      observe?.(index, chunk);
       openStream();
       if (!started[index]) {
         started[index] = true;
@@ -71,6 +78,7 @@ export async function respond(reply: FastifyReply, wire: Wire, options: RespondO
       for (const event of wire.chunk(meta, index, chunk)) await sse.send(event);
     });
     openStream();
+    if (metrics) metrics.usage = usage;
     if (options.includeUsage) await sse.send(wire.usage(meta, usage));
     await sse.done();
   } catch (error) {

@@ -51,9 +51,16 @@ export interface CollectedChoice {
   logprobs: NonNullable<CompletionChunk["logprobs"]>;
 }
 
-export async function collectChoices(engine: ServingEngine, requests: readonly CompletionRequest[], abortAll: () => void): Promise<{ choices: CollectedChoice[]; usage: OpenAiUsage }> {
+/** `observe`, when given, sees every chunk as it arrives (the metrics' token timing). */
+export async function collectChoices(
+  engine: ServingEngine,
+  requests: readonly CompletionRequest[],
+  abortAll: () => void,
+  observe?: (index: number, chunk: CompletionChunk) => void,
+): Promise<{ choices: CollectedChoice[]; usage: OpenAiUsage }> {
   const choices: CollectedChoice[] = requests.map(() => ({ text: "", finishReason: "stop", logprobs: [] }));
   const usage = await runChoices(engine, requests, abortAll, (index, chunk) => {
+    observe?.(index, chunk);
     const choice = choices[index]!;
     choice.text += chunk.text;
     if (chunk.logprobs) choice.logprobs.push(...chunk.logprobs);

@@ -1,7 +1,7 @@
 // createServer: the OpenAI-compatible HTTP server on Fastify. Routes: POST /v1/chat/completions,
-// POST /v1/completions, GET /v1/models(/:model), GET /health. Every error leaves as OpenAI's error
-// JSON with its status; close() stops accepting, lets in-flight requests finish for a grace
-// period, aborts the rest, then closes the engines it loaded.
+// POST /v1/completions, GET /v1/models(/:model), GET /health, GET /metrics (Prometheus). Every
+// error leaves as OpenAI's error JSON with its status; close() stops accepting, lets in-flight
+// requests finish for a grace period, aborts the rest, then closes the engines it loaded.
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
@@ -9,6 +9,7 @@ import { chatCompletions } from "./chat-completions.js";
 import { completions } from "./completions.js";
 import { ApiError, bodyTooLarge, fromServeError, invalidApiKey, invalidRequest, modelNotFound, serverError, shuttingDown } from "./errors.js";
 import type { HandlerContext } from "./handler-context.js";
+import { ServerMetrics } from "./metrics.js";
 import { loadServedModel, type EngineSettings } from "./model-loader.js";
 import { DirectoryModelRegistry, type ModelLoader, type ModelRegistry } from "./model-registry.js";
 import { RequestSlots } from "./request-slots.js";
@@ -22,7 +23,7 @@ export interface ServerOptions {
   /** How folders of modelDir become engines (default: loadServedModel with `engine`). */
   load?: ModelLoader;
   engine?: EngineSettings;
-  /** When set, every /v1 request needs `Authorization: Bearer <apiKey>`; /health stays open. */
+  /** When set, every /v1 request needs `Authorization: Bearer <apiKey>`; /health and /metrics stay open. */
   apiKey?: string;
   /** Largest accepted request body (default 1 MiB). */
   maxBodyBytes?: number;
@@ -42,7 +43,14 @@ export interface GemmaServer {
   close(): Promise<void>;
   readonly app: FastifyInstance;
   readonly registry: ModelRegistry;
+  /** What GET /metrics serves; `metrics.registry` is its prom-client Registry, one per server. */
+  readonly metrics: ServerMetrics;
 }
+
+/** The generation routes: counted and timed by the metrics. */
+const GENERATION_ROUTES = new Set(["/v1/chat/completions", "/v1/completions"]);
+/** Routes open without the API key, as in vLLM and llama-server: probes and scrapers hold no key. */
+const OPEN_ROUTES = new Set(["/health", "/metrics"]);
 
 export function createServer(options: ServerOptions): GemmaServer {
   const registry = isRegistry(options.models)
@@ -53,18 +61,22 @@ export function createServer(options: ServerOptions): GemmaServer {
       });
   const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
   const slots = new RequestSlots(options.maxConcurrent ?? 64);
-  const context: HandlerContext = { registry, slots, maxTokensLimit: options.maxTokensLimit ?? 2048 };
+  const metrics = new ServerMetrics(registry, () => slots.size);
+  const context: HandlerContext = { registry, slots, metrics, maxTokensLimit: options.maxTokensLimit ?? 2048 };
   const checkKey = options.apiKey === undefined ? undefined : keyChecker(options.apiKey);
   let closing: Promise<void> | undefined;
 
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: maxBodyBytes, return503OnClosing: false, forceCloseConnections: "idle" });
 
   app.addHook("onRequest", async (request, reply) => {
+    // The route matched, not the raw URL: no query string or spelling of a path opens a route.
+    const route = request.routeOptions.url;
+    if (route !== undefined && request.method === "POST" && GENERATION_ROUTES.has(route)) metrics.begin(request, reply, route);
     if (closing) {
       reply.header("connection", "close");
       throw shuttingDown();
     }
-    if (checkKey && request.url !== "/health") checkKey(request.headers.authorization);
+    if (checkKey && (route === undefined || !OPEN_ROUTES.has(route))) checkKey(request.headers.authorization);
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -94,6 +106,7 @@ export function createServer(options: ServerOptions): GemmaServer {
       return { id: model.id, running: stats.running, queued: stats.queued, max_batch_size: stats.maxBatchSize };
     }),
   }));
+  app.get("/metrics", async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
 
   const shutdown = async (graceMs: number) => {
     const stopped = app.close(); // stops accepting at once; resolves when connections are gone
@@ -109,6 +122,7 @@ export function createServer(options: ServerOptions): GemmaServer {
   return {
     app,
     registry,
+    metrics,
     async listen(port, host = "127.0.0.1") {
       await app.listen({ port, host });
       const address = app.server.address() as AddressInfo;
