@@ -2,6 +2,7 @@
 // usage, streaming (the SDK's parser and the raw wire bytes), stop strings, seeds (n choices use
 // seed + index), and log-probabilities in both endpoints' formats.
 import { chatPromptIds, completionPromptIds } from "@gemma-ts/serve";
+import type { CompletionUsage } from "openai/resources/completions";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MODEL, startTestServer, type TestServer } from "./support/test-server.js";
@@ -110,7 +111,7 @@ describe("POST /v1/chat/completions", () => {
     const texts = ["", "", ""];
     const roles: number[] = [];
     const finished: number[] = [];
-    let usage;
+    let usage: CompletionUsage | null | undefined;
     for await (const chunk of stream) {
       for (const choice of chunk.choices) {
         if (choice.delta.role) roles.push(choice.index);
@@ -173,7 +174,7 @@ describe("POST /v1/completions", () => {
     const stream = await t.client.completions.create({ model: MODEL, prompt, max_tokens: 16, temperature: 0, stream: true, stream_options: { include_usage: true } });
     let text = "";
     let finish: string | null = null;
-    let usage;
+    let usage: CompletionUsage | null | undefined;
     for await (const chunk of stream) {
       text += chunk.choices[0]?.text ?? "";
       finish = chunk.choices[0]?.finish_reason ?? finish;

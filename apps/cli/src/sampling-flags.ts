@@ -6,7 +6,7 @@ import { randomInt } from "node:crypto";
 import { describeLimit, REQUEST_LIMITS, withinLimit, type CompletionRequest, type RequestLimit } from "@gemma-ts/serve";
 import type { QuantType } from "@gemma-ts/core";
 import { integerFlag, quantizeFlag } from "@gemma-ts/serve/http";
-import { Command, InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 
 export interface SamplingFlags {
   maxTokens: number;

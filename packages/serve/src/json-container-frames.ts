@@ -163,7 +163,7 @@ class ObjectFrame implements Frame {
         // Keys end with their closing quote, so a finished key is no other key's prefix.
         const done = alive.find((i) => this.node.properties[i]!.key.length === typed);
         if (done === undefined) return this.with("key", { typed, alive });
-        return this.with("colon", { property: done, used: this.used.slice(0, done) + "1" + this.used.slice(done + 1) });
+        return this.with("colon", { property: done, used: `${this.used.slice(0, done)}1${this.used.slice(done + 1)}` });
       }
       case "colon":
         if (space !== null) return this.with("colon", { whitespace: space });
@@ -226,7 +226,7 @@ class ObjectFrame implements Frame {
     let best: number[] | undefined;
     for (const i of this.alive) {
       const property = this.node.properties[i]!;
-      const used = this.used.slice(0, i) + "1" + this.used.slice(i + 1);
+      const used = `${this.used.slice(0, i)}1${this.used.slice(i + 1)}`;
       const text = [...property.key.subarray(this.typed), COLON, ...property.value.shortest, ...this.rest(used, true)];
       if (!best || text.length < best.length) best = text;
     }

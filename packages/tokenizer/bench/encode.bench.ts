@@ -4,7 +4,7 @@
 // pipeline does. gemma-ts caches word ids, so its first pass over a corpus (cold) and later
 // passes (warm) are reported separately; the ratios use the cold pass.
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, } from "node:path";
 import { AutoTokenizer, env } from "@huggingface/transformers";
 import { Tokenizer as RustTokenizer } from "tokenizers";
 import { loadTokenizer } from "../src/node.js";

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import {
   InvalidArgumentError,
   MalformedTokenizerFileError,
-  TokenizerError,
+  type TokenizerError,
   tokenizerFromJson,
   UnsupportedComponentError,
 } from "../src/index.js";

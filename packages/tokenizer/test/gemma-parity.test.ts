@@ -86,7 +86,7 @@ describe("gemma-ts against Rust tokenizers on Gemma's tokenizer.json", () => {
 
   it("encodes long texts with no cut points (one huge BPE word) like Rust", async () => {
     const noSpaces = "汉字ABC".repeat(5000) + "x".repeat(3000) + "ab".repeat(4000);
-    await expectSameIds([noSpaces, "▁".repeat(100) + "word", " ".repeat(500)], false);
+    await expectSameIds([noSpaces, `${"▁".repeat(100)}word`, " ".repeat(500)], false);
   });
 
   it("replaces lone surrogates with U+FFFD, as the Rust binding does", async () => {

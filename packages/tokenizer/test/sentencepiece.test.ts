@@ -142,7 +142,7 @@ function randomUnicodeStrings(count: number, words: readonly string[]): string[]
     const parts = 1 + Math.floor(random() * 10);
     for (let p = 0; p < parts; p++) {
       const r = random();
-      if (r < 0.4) text += pick(words) + " ";
+      if (r < 0.4) text += `${pick(words)} `;
       else if (r < 0.85) {
         for (let c = 1 + Math.floor(random() * 4); c > 0; c--) {
           const [low, high] = pick(ranges);
@@ -175,7 +175,7 @@ beforeAll(async () => {
   const speeches = sotuTexts();
   const sentences = (speech: string): string[] => speech.split(/(?<=[.?!])\s+/).filter((s) => s.length > 0);
   // Every fourth speech trains; sentences of the others are held out.
-  writeFileSync(join(dir, "train.txt"), speeches.filter((_, i) => i % 4 === 0).flatMap(sentences).join("\n") + "\n");
+  writeFileSync(join(dir, "train.txt"), `${speeches.filter((_, i) => i % 4 === 0).flatMap(sentences).join("\n")}\n`);
   writeFileSync(join(dir, "denorm.tsv"), "61\t41\n74 68\t54 48\n"); // 'a' -> 'A', 'th' -> 'TH'
   const heldOut = speeches.filter((_, i) => i % 4 === 2).flatMap(sentences).filter((_, i) => i % 5 === 0).slice(0, 3000);
   heldOutCount = heldOut.length;
@@ -189,7 +189,7 @@ beforeAll(async () => {
     trainModel("unigram", ["--input=train.txt", "--input_sentence_size=3000", "--vocab_size=300", "--model_type=unigram"]),
   ]);
 
-  writeFileSync(join(dir, "texts.jsonl"), texts.map((text) => JSON.stringify(text)).join("\n") + "\n");
+  writeFileSync(join(dir, "texts.jsonl"), `${texts.map((text) => JSON.stringify(text)).join("\n")}\n`);
   writeFileSync(join(dir, "reference.py"), REFERENCE_SCRIPT);
   writeFileSync(
     join(dir, "job.json"),

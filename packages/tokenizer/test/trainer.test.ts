@@ -38,7 +38,7 @@ const TRICKY = [
   "Emoji: 👍🏽 🇺🇸 👨‍👩‍👧‍👦 🫠 ❤️",
   "CJK needing byte fallback: 日本語のテキスト、中文、한국어, and 𠀋",
   "Runs   of    spaces,\ttabs\t\tand\n\nnewlines\n\n\n\n",
-  "\n".repeat(45) + "after 45 newlines",
+  `${"\n".repeat(45)}after 45 newlines`,
   "   leading and trailing spaces   ",
   "<start_of_turn>user\nWhat is the state of the union?<end_of_turn>\n<start_of_turn>model\n",
   "<bos><eos><pad><unk> written in text, and <not-special> or <bos",
@@ -63,7 +63,7 @@ let spmTraining: Promise<number> | undefined;
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), "gemma-ts-trainer-"));
-  writeFileSync(join(workDir, "train.txt"), trainLines.join("\n") + "\n");
+  writeFileSync(join(workDir, "train.txt"), `${trainLines.join("\n")}\n`);
   // spm_train runs in another process while ours trains here.
   if (hasSentencePiece) spmTraining = runSpmTrain(workDir);
   const start = performance.now();

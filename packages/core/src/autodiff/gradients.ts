@@ -208,7 +208,8 @@ export const GRADIENT_RULES: { readonly [K in DifferentiableKind]: Rule<K> } = {
     let offset: Dim = 0;
     return inputs.map((part, i) => {
       const start = offset;
-      const end = (offset = dimAdd(offset, part.shape[op.axis]!));
+      offset = dimAdd(offset, part.shape[op.axis]!);
+      const end = offset;
       return when(needs[i], () => grad.slice(op.axis, start, end));
     });
   },

@@ -2,7 +2,7 @@
 // crosses every boundary: checkpoints load into it, backends take and return it.
 import { InvalidArgumentError, ShapeMismatchError } from "../errors.js";
 import { allocate, type AnyTypedArray, type DType, type TypedArrayFor } from "./dtype.js";
-import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from "./half.js";
+import { float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from "./half.js";
 
 export type Shape = readonly number[];
 

@@ -44,7 +44,7 @@ const COMPARE: Readonly<Record<CompareOpName, (a: number, b: number) => boolean>
  */
 function pow(a: number, b: number): number {
   if (a === 1 || (a === -1 && !Number.isFinite(b) && !Number.isNaN(b))) return 1;
-  return Math.pow(a, b);
+  return a ** b;
 }
 
 // [shape of x] -> [shape of x]

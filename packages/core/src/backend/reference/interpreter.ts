@@ -48,14 +48,14 @@ export function plan(graph: Graph): Plan {
  */
 export function interpret(plan: Plan, inputs: ReadonlyMap<string, Float64Array>, precision: Precision, dims: DimBindings): Map<string, Value> {
   const values = new Map<number, Value>();
-  const valueOf = (id: number): Value => values.get(id)!;
+  const valueAt = (id: number): Value => values.get(id)!;
   for (const node of plan.graph.nodes) {
     const shape = evaluateDims(node.shape, dims);
-    const data = evaluate(node, shape, node.inputs.map(valueOf), plan, inputs, dims);
+    const data = evaluate(node, shape, node.inputs.map(valueAt), plan, inputs, dims);
     values.set(node.id, { dtype: node.dtype, shape, data: roundToDType(data, node.dtype, precision) });
     for (const id of plan.releases.get(node.id) ?? []) values.delete(id);
   }
-  return new Map([...plan.graph.outputs].map(([name, id]) => [name, valueOf(id)]));
+  return new Map([...plan.graph.outputs].map(([name, id]) => [name, valueAt(id)]));
 }
 
 /** The node's result in float64, before rounding to its dtype. Kernels never alias their inputs. */
