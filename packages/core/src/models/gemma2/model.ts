@@ -31,14 +31,13 @@ export interface Gemma2ModelOptions {
   weights?: "inputs" | "constants";
   /**
    * Block-quantize the embedding (which is also the output projection) and every projection
-   * matrix, as llama.cpp's Q8_0 or Q4_0; norms stay float32. Quantized weights are constants
-   * (onnxruntime pre-packs them for its MatMulNBits kernels), so the graph must fit in 2 GiB.
+   * matrix, as llama.cpp's Q8_0 or Q4_0; norms stay float32. Quantized weights are always graph
+   * constants, which onnxruntime pre-packs for its MatMulNBits kernels.
    */
   quantize?: QuantType;
   /** Matrices already quantized (loadHfCheckpoint's `quantize`, a quantized GGUF); their float32 params may be absent. */
   quantized?: ReadonlyMap<string, QuantizedMatrix>;
 }
-
 
 /** Up to this many bytes of weights, the default is to bake them into the graph. */
 export const CONSTANT_WEIGHTS_MAX_BYTES = 512 * 2 ** 20;
@@ -143,7 +142,7 @@ export class Gemma2Model implements CausalLM {
     return executable;
   }
 
-  /** The quantized matrices, made on first use (and kept: the graph's constants). */
+  /** The quantized matrices: those given, and the rest quantized from the float32 params. */
   private quantizedMatrices(): Map<string, QuantizedMatrix> | undefined {
     if (!this.quantize) return undefined;
     this.quantized ??= new Map();
