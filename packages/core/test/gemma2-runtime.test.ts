@@ -76,3 +76,24 @@ describe("weights as constants through an external data file", () => {
     }
   });
 });
+
+describe("KVCache.rows", () => {
+  it("is a view of the first rows: decoding on it equals decoding on the whole batch", async () => {
+    const { config, params } = randomModel({ slidingWindow: 8 });
+    const model = new Gemma2Model(config, params, new OnnxBackend({ intraOpThreads: 1 }));
+    const prompts = [sampleIds(10, config.vocabSize, 21), sampleIds(6, config.vocabSize, 22)];
+    const whole = new KVCache(config, { batchSize: 4, capacity: 32 });
+    const prefix = new KVCache(config, { batchSize: 4, capacity: 32 });
+    for (const cache of [whole, prefix]) for (const [b, ids] of prompts.entries()) await model.forward([ids], cache.row(b));
+    const active = [true, true, false, false];
+    for (let step = 0; step < 3; step++) {
+      const full = await model.forward([[5 + step], [9 + step], [0], [0]], whole, { active });
+      const two = await model.forward([[5 + step], [9 + step]], prefix.rows(2));
+      expect(maxDifference(two.data, full.data.subarray(0, two.size))).toBeLessThan(1e-5);
+    }
+    // The view wrote into the shared memory: the big cache advanced too.
+    expect(Array.from(prefix.lengths)).toEqual([13, 9, 0, 0]);
+    expect(() => prefix.rows(5)).toThrow(/5 rows of a batch of 4/);
+    await model.dispose();
+  });
+});

@@ -1,9 +1,12 @@
 // The serving engine: continuous batching over one KV cache of maxBatchSize rows. A scheduler
-// loop runs while there is work: each turn it admits one waiting request into a free row
-// (prefilling its prompt through a one-row view of the cache, in power-of-two pieces so few graph
-// shapes are compiled), then advances every decoding row by one token with one batched forward
-// pass. Requests join and leave between steps; a finished or aborted request frees its row at
-// once. The loop yields to the event loop between steps, so an HTTP server stays responsive.
+// loop runs while there is work: each turn it gives every waiting request a free row, runs one
+// chunk (at most maxPrefillChunk tokens) of each prompt still prefilling, through a one-row view of
+// the cache, then advances every decoding row by one token with one batched forward pass over the
+// rows up to the highest busy one (not the whole pool). A long prompt is prefilled over several
+// turns, so it cannot stall the streams already decoding. The model compiles one graph for every
+// shape, so chunks and batch sizes cost no compiles. Requests join and leave between steps; a
+// finished or aborted request frees its row at once. The loop yields to the event loop between
+// turns, so an HTTP server stays responsive.
 import { KVCache, type CausalLM } from "@gemma-ts/core";
 import type { Tokenizer } from "@gemma-ts/tokenizer";
 import { ActiveRequest } from "./active-request.js";
@@ -54,7 +57,6 @@ export class Engine {
     option("maxBatchSize", this.maxBatchSize, 1, 4096);
     option("contextLength", this.contextLength, 2, maxPositions);
     option("maxPrefillChunk", this.maxPrefillChunk, 1, 1 << 20);
-    if ((this.maxPrefillChunk & (this.maxPrefillChunk - 1)) !== 0) throw new InvalidOptionsError("maxPrefillChunk", "must be a power of two");
     if (this.maxQueueSize !== Number.POSITIVE_INFINITY) option("maxQueueSize", this.maxQueueSize, 0, Number.MAX_SAFE_INTEGER);
     this.model = model;
     this.vocabulary = new TokenVocabulary(tokenizer, model.config.vocabSize);
@@ -160,14 +162,14 @@ export class Engine {
     this.loop ??= this.run();
   }
 
-  /** The scheduler: admit one request, step the batch, yield; until no work is left. */
+  /** The scheduler: admit every waiting request, prefill a chunk each, step the batch, yield; until no work is left. */
   private async run(): Promise<void> {
     try {
       // Start on a later tick, so `this.loop` is set before the loop can find no work and end.
       await nextTick();
       for (;;) {
-        const next = this.queue.length > 0 && this.rows.hasFree() ? this.queue.shift() : undefined;
-        if (next) await this.admit(next);
+        while (this.queue.length > 0 && this.rows.hasFree()) this.admit(this.queue.shift()!);
+        await this.prefillStep();
         if (this.rows.busy > 0) await this.decodeStep();
         if (this.queue.length === 0 && this.rows.busy === 0) break;
         await nextTick();
@@ -186,40 +188,54 @@ export class Engine {
     }
   }
 
-  /** Takes a row for `request`, prefills what its cache lacks, and samples the first token. */
-  private async admit(request: ActiveRequest): Promise<void> {
-    const { row, reused } = this.rows.acquire(request.promptIds, request);
+  /** Takes a row for `request`; the prefix its cache already holds is reused. */
+  private admit(request: ActiveRequest): void {
+    const { reused } = this.rows.acquire(request.promptIds, request);
     request.cachedTokens = reused;
-    const ids = request.promptIds;
+  }
+
+  /**
+   * One chunk of every prompt still prefilling (its row's cache holds the prompt's first tokens);
+   * a request whose prompt is complete samples its first token.
+   */
+  private async prefillStep(): Promise<void> {
     const vocabSize = this.model.config.vocabSize;
-    let position = reused;
-    let last: Float32Array | undefined;
-    for (const size of prefillPieces(ids.length - reused, this.maxPrefillChunk)) {
-      const piece = ids.slice(position, position + size);
+    for (let row = 0; row < this.rows.size; row++) {
+      const request = this.rows.owner(row);
+      if (!request || request.ended || request.lastToken >= 0) continue;
+      const done = this.cache.lengths[row]!;
+      const piece = request.promptIds.slice(done, done + this.maxPrefillChunk);
       this.rows.writingTo([row]);
+      let logits: Float32Array;
       try {
-        const logits = await this.model.forward([piece], this.cache.row(row));
-        last = logits.data.subarray(logits.size - vocabSize);
+        const out = await this.model.forward([piece], this.cache.row(row));
+        logits = out.data.subarray(out.size - vocabSize);
       } catch (error) {
         this.rows.forget(row);
         this.fail(request, row, new EngineFailureError(error));
-        return;
+        continue;
       }
       this.rows.appended(row, piece);
-      position += size;
       // Aborted while prefilling: the row is free already, and keeps the prefix computed so far.
-      if (request.ended) return;
-      if (position < ids.length) await nextTick();
+      if (request.ended || this.rows.owner(row) !== request) continue;
+      if (done + piece.length === request.promptIds.length) this.sample(request, row, logits);
     }
-    this.sample(request, row, last!);
   }
 
-  /** One decode step: every decoding row feeds its last token; idle rows ride along inactive. */
+  /**
+   * One decode step: every decoding row feeds its last token. The batch is the rows up to the
+   * highest decoding one; idle and prefilling rows below it ride along inactive.
+   */
   private async decodeStep(): Promise<void> {
     const members: (ActiveRequest | undefined)[] = [];
     const active: boolean[] = [];
     const ids: number[][] = [];
+    let top = 0;
     for (let row = 0; row < this.rows.size; row++) {
+      const owner = this.rows.owner(row);
+      if (owner !== undefined && !owner.ended && owner.lastToken >= 0) top = row + 1;
+    }
+    for (let row = 0; row < top; row++) {
       const owner = this.rows.owner(row);
       const decoding = owner !== undefined && !owner.ended && owner.lastToken >= 0;
       members.push(decoding ? owner : undefined);
@@ -239,7 +255,7 @@ export class Engine {
         const logits = (await this.model.forward([ids[only]!], this.cache.row(only))).data;
         logitsOf = () => logits;
       } else {
-        const logits = (await this.model.forward(ids, this.cache, { active })).data;
+        const logits = (await this.model.forward(ids, this.cache.rows(top), { active })).data;
         logitsOf = (row) => logits.subarray(row * vocabSize, (row + 1) * vocabSize);
       }
     } catch (error) {
@@ -274,19 +290,6 @@ export class Engine {
     if (this.rows.owner(row) === request) this.rows.release(row);
     request.fail(error);
   }
-}
-
-/** Power-of-two pieces, largest first, none over `max`: e.g. 300 -> 128, 128, 32, 8, 4. */
-export function prefillPieces(length: number, max: number): number[] {
-  const pieces: number[] = [];
-  let left = length;
-  while (left > 0) {
-    let size = max;
-    while (size > left) size >>= 1;
-    pieces.push(size);
-    left -= size;
-  }
-  return pieces;
 }
 
 function nextTick(): Promise<void> {

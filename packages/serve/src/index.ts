@@ -3,7 +3,7 @@
 // (Schema); prompt ids from chat messages or a raw prompt; the one table of request limits.
 // Browser-safe and HTTP-free: the OpenAI-compatible server and model-folder loading are the
 // Node-only entry @gemma-ts/serve/http (src/http/index.ts).
-export { Engine, prefillPieces } from "./engine.js";
+export { Engine } from "./engine.js";
 export type {
   Completion,
   CompletionChunk,

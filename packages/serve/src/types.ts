@@ -16,8 +16,8 @@ export interface EngineOptions {
   /** Requests that may wait for a row before complete() throws EngineOverloadedError. Default unbounded. */
   maxQueueSize?: number;
   /**
-   * Longest prefill step, in tokens (a power of two). Prompts are prefilled in power-of-two
-   * pieces, so only log2(contextLength) prefill graphs are ever compiled. Default 128.
+   * Longest prefill step, in tokens. A prompt is prefilled one chunk per scheduler turn, between
+   * decode steps, so a long prompt delays the running streams by one chunk at a time. Default 128.
    */
   maxPrefillChunk?: number;
 }

@@ -147,9 +147,30 @@ describe("Engine", () => {
     await local.close({ drain: true });
     ticking = false;
     for (const completion of completions) expect((await completion.usage).completionTokens).toBe(30);
-    // Each stream gets one token per decode step, so its 30 tokens took 30 steps at least, each
-    // followed by a turn of the event loop.
-    expect(turns).toBeGreaterThanOrEqual(30);
+    // A stream's first token comes from its prefill, then one per decode step, each turn of the
+    // scheduler (prefill, decode) followed by a turn of the event loop: 29 turns at least.
+    expect(turns).toBeGreaterThanOrEqual(29);
+  });
+
+  it("prefills a long prompt a chunk per turn while the running stream keeps decoding", async () => {
+    const local = new Engine({ model: small.model, tokenizer: small.tokenizer, maxBatchSize: 2, contextLength: 256, maxPrefillChunk: 8 });
+    const running = local.complete({ promptIds: prompt("Go on"), maxTokens: 60, sampling: { seed: 1 }, stopTokens: [] });
+    const reader = running.chunks[Symbol.asyncIterator]();
+    let tokens = (await reader.next()).value!.tokenIds.length; // decoding before the long prompt arrives
+    const longPrompt = Array.from({ length: 120 }, (_, i) => 4 + ((i * 37) % 400));
+    const late = local.complete({ promptIds: longPrompt, maxTokens: 1, sampling: { seed: 2 }, stopTokens: [] });
+    let lateDone = false;
+    const lateResult = collect(late).then((result) => ((lateDone = true), result));
+    let duringPrefill = 0;
+    for (let next = await reader.next(); !next.done; next = await reader.next()) {
+      tokens += next.value.tokenIds.length;
+      if (!lateDone) duringPrefill += next.value.tokenIds.length;
+    }
+    expect((await lateResult).usage.completionTokens).toBe(1);
+    expect(tokens).toBe(60);
+    // 120 tokens in chunks of 8 take 15 turns, each with a decode step of the running stream.
+    expect(duringPrefill).toBeGreaterThanOrEqual(12);
+    await local.close();
   });
 
   it("ends before a stop string split across tokens, emitting nothing of it", async () => {

@@ -70,6 +70,29 @@ export class KVCache {
     return new KVCache(this.config, { batchSize: 1, capacity: this.slots.full_attention }, view);
   }
 
+  /**
+   * A cache of the first `count` rows sharing this one's memory (rows are contiguous, so a prefix
+   * is a plain view): a batch can run at the size of its highest busy row, not the whole pool.
+   */
+  rows(count: number): KVCache {
+    if (!Number.isInteger(count) || count < 1 || count > this.batchSize) throw new InvalidArgumentError("count", `${count} rows of a batch of ${this.batchSize}`);
+    if (count === this.batchSize) return this;
+    const prefix = (tensor: HostTensor<"float32">) => {
+      const [, K, slots, h] = tensor.shape as [number, number, number, number];
+      return new HostTensor("float32", [count, K, slots, h], tensor.data.subarray(0, count * K * slots * h));
+    };
+    const view: KVCacheView = {
+      lengths: this.lengths.subarray(0, count),
+      slotPositions: {
+        full_attention: this.slotPositions.full_attention.subarray(0, count * this.slots.full_attention),
+        sliding_attention: this.slotPositions.sliding_attention.subarray(0, count * this.slots.sliding_attention),
+      },
+      keys: this.keys.map(prefix),
+      values: this.values.map(prefix),
+    };
+    return new KVCache(this.config, { batchSize: count, capacity: this.slots.full_attention }, view);
+  }
+
   /** Empties row b for a new sequence (its old keys stay but are masked out). */
   resetRow(b: number): void {
     this.checkRow(b);

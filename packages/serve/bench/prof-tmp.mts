@@ -1,0 +1,16 @@
+import { Gemma2Model, initParams, presetConfig, type Gemma2Config } from "@gemma-ts/core";
+import { OnnxBackend } from "@gemma-ts/core/node";
+import { Engine } from "../src/index.js";
+import { collect } from "../test/support/collect.js";
+import { sotuTokenizer } from "../test/support/small-model.js";
+const tokenizer = await sotuTokenizer();
+const config = { ...presetConfig("gemma2-7m"), vocabSize: tokenizer.vocabSize } as Gemma2Config;
+const model = new Gemma2Model(config, initParams(config, 1), new OnnxBackend({ intraOpThreads: 2 }));
+const engine = new Engine({ model, tokenizer, maxBatchSize: 16, contextLength: 1024 });
+const prompts = Array.from({ length: 32 }, (_, i) => Array.from(tokenizer.encode(`Stream ${i}: the state of the union and more words here`).ids));
+await Promise.all(prompts.slice(0, 16).map((ids, i) => collect(engine.complete({ promptIds: ids, maxTokens: 8, sampling: { temperature: 0.8, seed: i }, stopTokens: [] }))));
+const t0 = performance.now();
+const results = await Promise.all(prompts.map((ids, i) => collect(engine.complete({ promptIds: ids, maxTokens: 64, sampling: { temperature: 0.8, seed: i }, stopTokens: [] }))));
+const s = (performance.now() - t0) / 1000;
+console.log((results.reduce((a, r) => a + r.usage.completionTokens, 0) / s).toFixed(0), "tok/s");
+await engine.close();
