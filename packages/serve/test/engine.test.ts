@@ -160,7 +160,10 @@ describe("Engine", () => {
     const longPrompt = Array.from({ length: 120 }, (_, i) => 4 + ((i * 37) % 400));
     const late = local.complete({ promptIds: longPrompt, maxTokens: 1, sampling: { seed: 2 }, stopTokens: [] });
     let lateDone = false;
-    const lateResult = collect(late).then((result) => ((lateDone = true), result));
+    const lateResult = collect(late).then((result) => {
+      lateDone = true;
+      return result;
+    });
     let duringPrefill = 0;
     for (let next = await reader.next(); !next.done; next = await reader.next()) {
       tokens += next.value.tokenIds.length;
