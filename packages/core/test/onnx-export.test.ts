@@ -13,7 +13,6 @@ import {
   AdamW,
   ConfigMismatchError,
   Gemma2Model,
-  InvalidArgumentError,
   KVCache,
   LanguageModelStep,
   presetConfig,
@@ -164,11 +163,10 @@ describe("exportOnnxFolder on a random gemma2-tiny (window 8)", () => {
     expect(worst).toBeLessThan(1e-4);
   });
 
-  it("refuses weights over 2 GiB and missing weights with typed errors, writing nothing", async () => {
+  it("refuses missing weights and bad tokenizers with typed errors, writing nothing (also past 2 GiB, which goes to external data)", async () => {
     const dir = join(folder, "refused");
-    await expect(exportOnnxFolder(dir, presetConfig("gemma2-2b"), new Map())).rejects.toThrow(/2 GiB.*external data/);
-    await expect(exportOnnxFolder(dir, presetConfig("gemma2-2b"), new Map())).rejects.toThrow(InvalidArgumentError);
-    await expect(exportOnnxFolder(dir, config, new Map())).rejects.toThrow(ConfigMismatchError);
+    await expect(exportOnnxFolder(dir, presetConfig("gemma2-2b"), new Map())).rejects.toThrow(ConfigMismatchError);
+    await expect(exportOnnxFolder(dir, config, new Map(), { externalData: false })).rejects.toThrow(ConfigMismatchError);
     const tooLarge = JSON.stringify({ model: { type: "BPE", vocab: { "<pad>": 0, x: V } } });
     await expect(exportOnnxFolder(dir, config, params, { tokenizerFiles: { tokenizerJson: tooLarge } })).rejects.toThrow(/token id 512.*512 entries/);
     await expect(readFile(join(dir, "config.json"))).rejects.toThrow(/ENOENT/);
@@ -200,10 +198,12 @@ describe("transformers.js on the exported folder", () => {
   let params: Gemma2Params;
   let dir: string;
   let tokenizerIds: number[][];
+  let tokenizerJson: string;
 
   beforeAll(async () => {
     const texts = sotuSpeeches().slice(-12); // the last 12 addresses
     const trained = await trainBpe(texts, { vocabSize: 512 });
+    tokenizerJson = trained.toJsonString();
     const tokenizer = trained.toTokenizer();
     config = { ...presetConfig("gemma2-tiny"), vocabSize: trained.stats.vocabSize };
     // A brief training, so that greedy continuations depend on the prompt (not one repeated token).
@@ -232,6 +232,21 @@ describe("transformers.js on the exported folder", () => {
     expect(written).toMatchObject({ model_type: "gemma2", num_key_value_heads: 2, head_dim: 16, num_hidden_layers: 4, "transformers.js_config": { dtype: "fp32" } });
     expect(JSON.parse(await readFile(join(dir, "generation_config.json"), "utf8"))).toMatchObject({ bos_token_id: 2, eos_token_id: 1, pad_token_id: 0 });
     expect(JSON.parse(await readFile(join(dir, "tokenizer_config.json"), "utf8"))).toMatchObject({ tokenizer_class: "GemmaTokenizer", bos_token: "<bos>", eos_token: "<eos>", pad_token: "<pad>", padding_side: "left" });
+  });
+
+  it("loads the same model exported with external data (onnx/model.onnx_data) and generates the same tokens", async () => {
+    const external = join(folder, "trained-external");
+    await exportOnnxFolder(external, config, params, { tokenizerFiles: { tokenizerJson }, externalData: true });
+    env.allowRemoteModels = false;
+    env.localModelPath = dirname(external);
+    const tokenizer = await AutoTokenizer.from_pretrained(basename(external), { local_files_only: true });
+    const lm = await AutoModelForCausalLM.from_pretrained(basename(external), { local_files_only: true, dtype: "fp32" });
+    const inputs = tokenizer(prompts[0]!);
+    const ids = Array.from((inputs.input_ids as TjsTensor).data as BigInt64Array, Number);
+    const generated = (await lm.generate({ ...inputs, max_new_tokens: maxNewTokens, do_sample: false })) as TjsTensor;
+    const model = new Gemma2Model(config, params, new OnnxBackend({ intraOpThreads: 1 }));
+    expect(Array.from(generated.data as BigInt64Array, Number)).toEqual(await greedy(model, ids, maxNewTokens));
+    await model.dispose();
   });
 
   it("generates gemma-ts's greedy tokens for three prompts", async () => {

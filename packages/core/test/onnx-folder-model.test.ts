@@ -1,7 +1,7 @@
 // OnnxFolderModel: an exported random gemma2-tiny (window 8) run through onnxruntime-node as a
 // CausalLM gives Gemma2Model's logits, without a cache, with a KVCache through prefill and decode
 // past the sliding window, and for a 2-row batch of different lengths decoded together.
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -70,6 +70,19 @@ describe("OnnxFolderModel on an exported random gemma2-tiny (window 8)", () => {
     let worst = 0;
     a.forEach((logits, i) => (worst = Math.max(worst, maxDifference(logits, b[i]!))));
     expect(worst).toBeLessThan(1e-4);
+  });
+
+  it("runs a folder exported with external data (onnx/model.onnx_data, as Optimum writes past 2 GiB) to the same logits", async () => {
+    const external = join(folder, "external");
+    const { files } = await exportOnnxFolder(external, config, params, { externalData: true });
+    expect(files[0]).toBe("onnx/model.onnx_data");
+    const inline = (await stat(join(folder, "onnx/model.onnx"))).size;
+    expect((await stat(join(external, "onnx/model.onnx"))).size).toBeLessThan(inline / 10);
+    expect(JSON.parse(await readFile(join(external, "config.json"), "utf8"))["transformers.js_config"].use_external_data_format).toBe(true);
+    const fromExternal = await OnnxFolderModel.load(external, { intraOpThreads: 1 });
+    const ids = [sampleIds(9, V, 4)];
+    expect(maxDifference((await onnx.forward(ids)).data, (await fromExternal.forward(ids)).data)).toBe(0);
+    await fromExternal.dispose();
   });
 
   it("refuses a folder without onnx/model.onnx with a typed error", async () => {

@@ -10,6 +10,7 @@ import { dim, isSymbolicName, type Dim, type Dims } from "../../graph/dims.js";
 import type { DType } from "../../tensor/dtype.js";
 import type { HostTensor } from "../../tensor/host-tensor.js";
 import { intAttribute, tensorAttribute, type Attribute } from "./attributes.js";
+import { moveToExternalData, type ExternalData, type ExternalDataOptions } from "./external-data.js";
 import { lowerNode, type LoweringContext } from "./lower-op.js";
 import { int64TensorProto, onnxElementType, tensorProto, type TensorProto } from "./tensor-proto.js";
 
@@ -24,24 +25,11 @@ export interface OnnxEmitOptions {
   name?: string;
 }
 
-/** Where large initializers go instead of the protobuf (ONNX external data). */
-export interface ExternalDataOptions {
-  /** Initializers of at least this many bytes are written to the data file. */
-  minBytes: number;
-  /** The data file's name, relative to the model file. */
-  location: string;
-}
-
-/** A model whose large initializers live in a separate data file: write `chunks` at their offsets. */
+/** A model whose large initializers live in a separate data file. */
 export interface OnnxWithExternalData {
   model: Uint8Array;
-  chunks: { offset: number; bytes: Uint8Array }[];
-  /** The data file's size. */
-  dataBytes: number;
+  external: ExternalData;
 }
-
-/** Offsets in the data file are page-aligned, so onnxruntime can map the tensors rather than copy them. */
-const EXTERNAL_ALIGNMENT = 65536;
 
 export const MIN_OPSET = 17;
 export const MAX_OPSET = 21;
@@ -87,27 +75,9 @@ function emitModel(graph: Graph, options: OnnxEmitOptions, external: ExternalDat
   const nodes: onnxProto.onnx.INodeProto[] = [];
   const domains = new Set<string>();
   const initializers: TensorProto[] = [];
-  let tensorBytes = 0;
-  const chunks: OnnxWithExternalData["chunks"] = [];
-  let dataBytes = 0;
+  let constantNodeBytes = 0;
   const addInitializer = (proto: TensorProto): void => {
     initializers.push(proto);
-    const raw = proto.rawData;
-    // int64 initializers are shapes, axes and ranges, which ONNX shape inference must read inline.
-    if (external && raw && raw.length >= external.minBytes && proto.dataType !== onnx.TensorProto.DataType.INT64) {
-      const offset = Math.ceil(dataBytes / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
-      chunks.push({ offset, bytes: raw });
-      dataBytes = offset + raw.length;
-      proto.rawData = null;
-      proto.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
-      proto.externalData = [
-        { key: "location", value: external.location },
-        { key: "offset", value: String(offset) },
-        { key: "length", value: String(raw.length) },
-      ];
-      return;
-    }
-    tensorBytes += raw?.length ?? 0;
   };
   const shapeValues = new ShapeValues(graph, (opType, name, inputs, outputs, attributes) => ctx.addNode(opType, name, inputs, outputs, attributes), (name, values) => ctx.addInt64(name, values));
   const ctx: LoweringContext = {
@@ -129,7 +99,7 @@ function emitModel(graph: Graph, options: OnnxEmitOptions, external: ExternalDat
       if (constantsAsInitializers) addInitializer(tensorProto(name, value));
       else {
         ctx.addNode("Constant", name.replace("%", "n"), [], [name], [tensorAttribute("value", tensorProto("", value))]);
-        tensorBytes += value.data.byteLength;
+        constantNodeBytes += value.data.byteLength;
       }
     },
   };
@@ -143,6 +113,8 @@ function emitModel(graph: Graph, options: OnnxEmitOptions, external: ExternalDat
   }
   const inputs = [...graph.inputs].map(([name, id]) => valueInfo(name, nodeAt(graph, id).dtype, nodeAt(graph, id).shape));
 
+  const externalData = external ? moveToExternalData(initializers, external) : { chunks: [], bytes: 0 };
+  const tensorBytes = constantNodeBytes + initializers.reduce((sum, proto) => sum + (proto.rawData?.length ?? 0), 0);
   if (tensorBytes > MAX_MODEL_BYTES) {
     throw new InvalidArgumentError("graph", `${tensorBytes} bytes of constants exceed protobuf's 2 GiB limit; pass the weights as inputs or as external data`);
   }
@@ -153,7 +125,7 @@ function emitModel(graph: Graph, options: OnnxEmitOptions, external: ExternalDat
     graph: { name: options.name ?? "gemma-ts", node: nodes, initializer: initializers, input: inputs, output: outputs },
   };
   const bytes = onnx.ModelProto.encode(model).finish();
-  return { model: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), chunks, dataBytes };
+  return { model: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), external: externalData };
 }
 
 function nodeAt(graph: Graph, id: number): Node {

@@ -5,14 +5,14 @@
 import { InferenceSession, type Tensor } from "onnxruntime-node";
 import type { Backend, BackendTensor, Executable, TensorMap } from "../backend.js";
 import { bindDims } from "../../graph/dims.js";
-import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BackendError, CoreError, InvalidArgumentError } from "../../errors.js";
-import { writeAll } from "../../io/file-handle-io.js";
 import type { Graph } from "../../graph/graph.js";
 import { HostTensor } from "../../tensor/host-tensor.js";
 import { graphToOnnx, graphToOnnxWithExternalData } from "./emit.js";
+import { writeExternalData } from "./external-data.js";
 import { graphKey } from "./graph-key.js";
 import { checkOrtDType, fromOrtTensor, ORT_BACKEND_NAME, OrtBackendTensor, toOrtTensor, type TensorSpec } from "./ort-tensor.js";
 
@@ -90,16 +90,11 @@ export class OnnxBackend implements Backend {
       return InferenceSession.create(graphToOnnx(graph, { opset, constantsAsInitializers: true }), this.sessionOptions());
     }
     const minBytes = Math.max(1024, Math.min(EXTERNAL_DATA_MIN_TENSOR_BYTES, this.options.externalDataMinBytes ?? EXTERNAL_DATA_MIN_TENSOR_BYTES));
-    const { model, chunks } = graphToOnnxWithExternalData(graph, { minBytes, location: "weights.bin" }, { opset });
+    const { model, external } = graphToOnnxWithExternalData(graph, { minBytes, location: "weights.bin" }, { opset });
     const dir = await mkdtemp(join(tmpdir(), "gemma-ts-onnx-"));
     try {
       await writeFile(join(dir, "model.onnx"), model);
-      const handle = await open(join(dir, "weights.bin"), "w");
-      try {
-        for (const chunk of chunks) await writeAll(handle, chunk.bytes, chunk.offset);
-      } finally {
-        await handle.close();
-      }
+      await writeExternalData(join(dir, "weights.bin"), external);
       return await InferenceSession.create(join(dir, "model.onnx"), this.sessionOptions());
     } finally {
       await rm(dir, { recursive: true, force: true });

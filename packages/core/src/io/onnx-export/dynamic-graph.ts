@@ -5,6 +5,7 @@
 import onnxProto from "onnx-proto";
 import { intAttribute, intsAttribute, type Attribute } from "../../backend/onnx/attributes.js";
 import { int64TensorProto, onnxElementType, tensorProto, type TensorProto } from "../../backend/onnx/tensor-proto.js";
+import { moveToExternalData, type ExternalData, type ExternalDataOptions } from "../../backend/onnx/external-data.js";
 import { InvalidArgumentError } from "../../errors.js";
 import type { DType } from "../../tensor/dtype.js";
 import { HostTensor } from "../../tensor/host-tensor.js";
@@ -125,8 +126,10 @@ export class DynamicGraph {
     return this.op("Slice", [x, this.int64s([start]), this.int64s([end]), this.int64s([-1])]);
   }
 
-  toModel(options: ModelOptions): Uint8Array {
+  /** The ONNX model; with `externalData`, its large initializers are moved to the returned data file. */
+  toModel(options: ModelOptions, externalData?: ExternalDataOptions): { model: Uint8Array; external: ExternalData | undefined } {
     if (this.outputs.length === 0) throw new InvalidArgumentError("graph", "has no outputs");
+    const external = externalData ? moveToExternalData(this.initializers, externalData) : undefined;
     const model: onnxProto.onnx.IModelProto = {
       irVersion: irVersionFor(options.opset),
       opsetImport: [{ domain: "", version: options.opset }],
@@ -134,7 +137,7 @@ export class DynamicGraph {
       graph: { name: options.graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
     };
     const bytes = onnx.ModelProto.encode(model).finish();
-    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return { model: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), external };
   }
 
   private shapeOf(x: Value): Value {

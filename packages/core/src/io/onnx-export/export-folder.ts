@@ -6,12 +6,18 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { configToHf, type Gemma2Config } from "../../models/gemma2/config.js";
 import type { Gemma2Params } from "../../models/gemma2/params.js";
-import { atomicWriteFile } from "../atomic-write.js";
-import { checkFitsOneOnnxFile, gemma2OnnxModel } from "./gemma2-onnx.js";
+import { atomicWrite, atomicWriteFile } from "../atomic-write.js";
+import { writeAll } from "../file-handle-io.js";
+import { gemma2OnnxModel, MAX_ONNX_WEIGHT_BYTES, ONNX_DATA_FILE_NAME, onnxWeightBytes } from "./gemma2-onnx.js";
 import { tokenizerFolderFiles, type TokenizerFiles } from "./tokenizer-files.js";
 
 export interface ExportOnnxFolderOptions {
   tokenizerFiles?: TokenizerFiles;
+  /**
+   * Weights in onnx/model.onnx_data beside the graph, as Optimum writes models past 2 GiB.
+   * Default: only when the float32 weights exceed what one protobuf can hold.
+   */
+  externalData?: boolean;
 }
 
 export interface ExportOnnxFolderResult {
@@ -22,20 +28,29 @@ export interface ExportOnnxFolderResult {
 }
 
 export const ONNX_MODEL_FILE = "onnx/model.onnx";
+export const ONNX_DATA_FILE = `onnx/${ONNX_DATA_FILE_NAME}`;
 
-/** Writes the folder; refuses (typed error, nothing written) weights over 2 GiB, missing or misshapen weights, and a tokenizer with ids past the vocabulary. */
+/** Writes the folder; refuses (typed error, nothing written) missing or misshapen weights and a tokenizer with ids past the vocabulary. */
 export async function exportOnnxFolder(outDir: string, config: Gemma2Config, params: Gemma2Params, options: ExportOnnxFolderOptions = {}): Promise<ExportOnnxFolderResult> {
-  // The cheap checks first: the size from the config, then the tokenizer, then the weights.
-  checkFitsOneOnnxFile(config);
+  const externalData = options.externalData ?? onnxWeightBytes(config) > MAX_ONNX_WEIGHT_BYTES;
+  // The cheap checks first: the tokenizer, then the weights.
   const tokenizer = options.tokenizerFiles ? tokenizerFolderFiles(options.tokenizerFiles, config) : new Map<string, string | Uint8Array>();
-  const model = gemma2OnnxModel(config, params);
+  const { model, external } = gemma2OnnxModel(config, params, { externalData });
   const files = new Map<string, string | Uint8Array>([[ONNX_MODEL_FILE, model], ...tokenizer]);
   files.set("generation_config.json", json(generationConfig(config)));
-  files.set("config.json", json(onnxFolderConfig(config)));
+  files.set("config.json", json(onnxFolderConfig(config, externalData)));
 
   await mkdir(join(outDir, "onnx"), { recursive: true });
+  const written: string[] = [];
+  if (external) {
+    // The data first: a model.onnx never points at a data file that is not there.
+    await atomicWrite(join(outDir, ONNX_DATA_FILE), async (handle) => {
+      for (const chunk of external.chunks) await writeAll(handle, chunk.bytes, chunk.offset);
+    });
+    written.push(ONNX_DATA_FILE);
+  }
   for (const [name, data] of files) await atomicWriteFile(join(outDir, name), data);
-  return { files: [...files.keys()], modelBytes: model.byteLength };
+  return { files: [...written, ...files.keys()], modelBytes: model.byteLength };
 }
 
 /**
@@ -43,8 +58,9 @@ export async function exportOnnxFolder(outDir: string, config: Gemma2Config, par
  * dtype, because transformers.js would otherwise look for model_quantized.onnx on wasm (its
  * default there is q8) and only model.onnx (fp32) is written.
  */
-function onnxFolderConfig(config: Gemma2Config): Record<string, unknown> {
-  return { ...configToHf(config, "float32"), use_cache: true, "transformers.js_config": { dtype: "fp32" } };
+function onnxFolderConfig(config: Gemma2Config, externalData: boolean): Record<string, unknown> {
+  const transformersJs = externalData ? { dtype: "fp32", use_external_data_format: true } : { dtype: "fp32" };
+  return { ...configToHf(config, "float32"), use_cache: true, "transformers.js_config": transformersJs };
 }
 
 /** What transformers derives from the model config for generation (as hf-folder.ts writes it). */

@@ -2,6 +2,7 @@
 // decoder models with past key values (docs/gemma2.md section 5.1) and transformers.js feeds (5.2).
 // The math is that of models/gemma2/forward.ts (nn/attention.ts, nn/layers.ts, nn/rope.ts), with
 // RoPE and the causal / sliding-window / padding masks computed in the graph from its inputs.
+import type { ExternalData } from "../../backend/onnx/external-data.js";
 import { ConfigMismatchError, InvalidArgumentError } from "../../errors.js";
 import type { Gemma2Config } from "../../models/gemma2/config.js";
 import { parameterSpecs, type Gemma2Params } from "../../models/gemma2/params.js";
@@ -58,21 +59,24 @@ export function gemma2OnnxSignature(config: Gemma2Config): Gemma2OnnxSignature {
   };
 }
 
-/** Bytes of float32 weights for this config; refused above MAX_ONNX_WEIGHT_BYTES before any work. */
-export function checkFitsOneOnnxFile(config: Gemma2Config): number {
-  const bytes = parameterSpecs(config).reduce((total, spec) => total + 4 * spec.shape.reduce((a, b) => a * b, 1), 0);
-  if (bytes > MAX_ONNX_WEIGHT_BYTES) {
-    throw new InvalidArgumentError(
-      "config",
-      `${bytes} bytes of float32 weights exceed the 2 GiB that one ONNX protobuf can hold; exporting with external data (model.onnx_data) is not supported`,
-    );
-  }
-  return bytes;
+/** Bytes of float32 weights for this config. */
+export function onnxWeightBytes(config: Gemma2Config): number {
+  return parameterSpecs(config).reduce((total, spec) => total + 4 * spec.shape.reduce((a, b) => a * b, 1), 0);
 }
 
-/** Encodes the model as ONNX bytes (opset 17), weights as initializers under their Hugging Face names. */
-export function gemma2OnnxModel(config: Gemma2Config, params: Gemma2Params): Uint8Array {
-  checkFitsOneOnnxFile(config);
+/** Optimum's name for the external data file, beside model.onnx. */
+export const ONNX_DATA_FILE_NAME = "model.onnx_data";
+
+/**
+ * Encodes the model (opset 17), weights as initializers under their Hugging Face names: inside
+ * the protobuf, or with `externalData` in a data file named ONNX_DATA_FILE_NAME (required past
+ * MAX_ONNX_WEIGHT_BYTES, as Optimum does).
+ */
+export function gemma2OnnxModel(config: Gemma2Config, params: Gemma2Params, options: { externalData?: boolean } = {}): { model: Uint8Array; external: ExternalData | undefined } {
+  const bytes = onnxWeightBytes(config);
+  if (!options.externalData && bytes > MAX_ONNX_WEIGHT_BYTES) {
+    throw new InvalidArgumentError("config", `${bytes} bytes of float32 weights exceed the 2 GiB that one ONNX protobuf can hold; export with external data`);
+  }
   const g = new DynamicGraph();
   const signature = gemma2OnnxSignature(config);
   const io = new Map<string, Value>();
@@ -124,7 +128,7 @@ export function gemma2OnnxModel(config: Gemma2Config, params: Gemma2Params): Uin
   const outputs = new Map<string, Value>([["logits", logits]]);
   for (const [name, present] of ops.presents) outputs.set(name, present);
   for (const output of signature.outputs) g.output(output.name, outputs.get(output.name)!, output.dtype, output.dims);
-  return g.toModel({ opset: GEMMA2_ONNX_OPSET, graphName: "gemma2" });
+  return g.toModel({ opset: GEMMA2_ONNX_OPSET, graphName: "gemma2" }, options.externalData ? { minBytes: 1024, location: ONNX_DATA_FILE_NAME } : undefined);
 }
 
 interface AttentionArgs {
