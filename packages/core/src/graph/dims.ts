@@ -125,6 +125,11 @@ export function dimDivide(a: Dim, b: Dim): Dim | undefined {
   return format(quotient);
 }
 
+/** The terms of a dim: coefficient times a product of names (no names for the constant term). */
+export function dimTerms(value: Dim): { coefficient: number; names: string[] }[] {
+  return [...parse(value)].map(([monomial, coefficient]) => ({ coefficient, names: monomial ? monomial.split("*") : [] }));
+}
+
 export function showDims(dims: Dims): string {
   return `[${dims.join(", ")}]`;
 }

@@ -6,7 +6,7 @@
 import onnxProto from "onnx-proto";
 import { InvalidArgumentError } from "../../errors.js";
 import type { Graph, Node } from "../../graph/graph.js";
-import { dim, isSymbolicName, type Dim, type Dims } from "../../graph/dims.js";
+import { dim, dimTerms, isSymbolicName, type Dim, type Dims } from "../../graph/dims.js";
 import type { DType } from "../../tensor/dtype.js";
 import type { HostTensor } from "../../tensor/host-tensor.js";
 import { intAttribute, tensorAttribute, type Attribute } from "./attributes.js";
@@ -197,10 +197,11 @@ class ShapeValues {
 
   /** A 1-element int64 value holding `value`. */
   scalar(value: Dim): string {
-    const text = String(dim(value));
+    const canonical = dim(value);
+    const text = String(canonical);
     return this.once(text, (name) => {
-      if (typeof value === "number") {
-        this.addInt64(name, [value]);
+      if (typeof canonical === "number") {
+        this.addInt64(name, [canonical]);
         return;
       }
       if (isSymbolicName(text)) {
@@ -209,14 +210,11 @@ class ShapeValues {
         this.addNode("Shape", `${name}.shape`, [source[0]], [name], [intAttribute("start", source[1]), intAttribute("end", source[1] + 1)]);
         return;
       }
-      // A polynomial: sum of coefficient * product of names.
-      const terms = text.replace(/-/g, "+-").split("+").filter((t) => t.length > 0);
-      const termValues = terms.map((term) => {
-        const negative = term.startsWith("-");
-        const factors = (negative ? term.slice(1) : term).split("*");
-        let product = this.scalar(/^\d+$/.test(factors[0]!) ? Number(factors[0]) * (negative ? -1 : 1) : factors[0]!);
-        for (const factor of factors.slice(1)) product = this.binary("Mul", product, this.scalar(/^\d+$/.test(factor) ? Number(factor) : factor));
-        if (negative && !/^\d+$/.test(factors[0]!)) product = this.binary("Mul", product, this.scalar(-1));
+      // A polynomial: the sum of its terms, each a coefficient times a product of names.
+      const termValues = dimTerms(text).map(({ coefficient, names }) => {
+        let product = names.length > 0 ? this.scalar(names[0]!) : this.scalar(coefficient);
+        for (const factor of names.slice(1)) product = this.binary("Mul", product, this.scalar(factor));
+        if (names.length > 0 && coefficient !== 1) product = this.binary("Mul", product, this.scalar(coefficient));
         return product;
       });
       // Add rather than Sum: onnxruntime's Sum has no int64 kernel.
