@@ -5,8 +5,10 @@
 // tokens/s at 1 and 2 threads side by side, and the largest log-probability difference over a
 // 16-token prompt.
 // GEMMA_TS_RELEASED_DIR picks the folder (default: a folder in the OS temp dir);
-// GEMMA_TS_RELEASED_PRESET=gemma2-9b writes and runs the 9b instead (f32 needs ~40 GB of RAM, so
-// with it pick GEMMA_TS_RELEASED_VARIANTS=q8,q4; the default runs f32,q8,q4).
+// GEMMA_TS_RELEASED_PRESET=gemma2-9b writes and runs the 9b instead: it needs ~40 GB of RAM, for the
+// f32 variant and because the GGUF converter holds the float32 weights whole (on a smaller machine,
+// `gemma-ts generate --model <folder> --quantize q4` runs the 9b). GEMMA_TS_RELEASED_VARIANTS picks
+// among f32,q8,q4 (default: all three).
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
