@@ -59,6 +59,21 @@ describe("dim arithmetic", () => {
     expect(() => x.matmul(b.input("w", "float32", [5, 3]))).toThrow(/inner dimensions/);
     expect(() => x.reshape(["batch", -1, 3])).toThrow(/cannot become/);
     expect(x.reshape(["batch", -1]).shape).toEqual(["batch", "4*seq"]);
+    // Dims on both sides cancel before the division: a sum times 8 back to the sum and 8.
+    const joined = b.input("joined", "float32", ["past+seq", 8]);
+    expect(joined.reshape(["past+seq", -1]).shape).toEqual(["past+seq", 8]);
+    expect(b.input("empty", "float32", [0, 4]).mean(-1).shape).toEqual([0]);
+  });
+
+  it("checks symbolic slice ranges when the graph runs", async () => {
+    const b = new GraphBuilder();
+    const x = b.input("x", "float32", [4]);
+    const n = b.input("n", "float32", ["n"]);
+    const graph = b.build({ y: x.slice(0, 0, "n"), n });
+    const reference = await new ReferenceBackend().compile(graph);
+    const ok = await reference.run({ x: HostTensor.float32([4], [1, 2, 3, 4]), n: HostTensor.float32([3]) });
+    expect(Array.from(ok.y!.toFloat32().data)).toEqual([1, 2, 3]);
+    await expect(reference.run({ x: HostTensor.float32([4], [1, 2, 3, 4]), n: HostTensor.float32([6]) })).rejects.toThrow(ShapeMismatchError);
   });
 });
 

@@ -4,7 +4,8 @@
 import { InvalidArgumentError, ShapeMismatchError } from "../errors.js";
 import type { DType } from "../tensor/dtype.js";
 import { HostTensor } from "../tensor/host-tensor.js";
-import { allStatic, dim, dimProduct, dimDivide, showDims, type Dim, type Dims } from "./dims.js";
+import { QUANT_BLOCK } from "../quant/blocks.js";
+import { allStatic, dim, dimProduct, showDims, type Dim, type Dims } from "./dims.js";
 import type { Graph, Node } from "./graph.js";
 import type { BinaryOpName, CompareOpName, Op, UnaryOpName } from "./ops.js";
 import {
@@ -72,6 +73,7 @@ export class GraphBuilder {
       throw new ShapeMismatchError("matmulNBits", `blocks must be static uint8 [N, blocks, bytes], got ${blocks.dtype}${showDims(blocks.shape)}`);
     }
     const blockSize = ((blobBytes as number) * 8) / bits;
+    if (blockSize !== QUANT_BLOCK) throw new ShapeMismatchError("matmulNBits", `blocks of ${blockSize} values; the quantized kernels use ${QUANT_BLOCK}`);
     const cols = (blockCount as number) * blockSize;
     if (x.dtype !== "float32" || x.shape[x.rank - 1] !== cols) {
       throw new ShapeMismatchError("matmulNBits", `x ${x.dtype}${showDims(x.shape)} against a [${rows}, ${cols}] matrix`);
@@ -262,10 +264,11 @@ export class SymbolicTensor {
   }
 
   mean(axes?: number | readonly number[], keepDims = false): SymbolicTensor {
-    const summed = this.sum(axes, keepDims);
-    const count = dimDivide(dimProduct(this.shape), dimProduct(summed.shape));
-    if (typeof count !== "number") throw new ShapeMismatchError("mean", `over symbolic dims of ${showDims(this.shape)}`);
-    return summed.mul(1 / count);
+    const list = axes === undefined ? this.shape.map((_, i) => i) : typeof axes === "number" ? [axes] : axes;
+    const reduced = [...new Set(list.map((axis) => normalizeAxis(axis, this.rank, "mean")))].map((axis) => this.shape[axis]!);
+    const count = dimProduct(reduced);
+    if (typeof count !== "number") throw new ShapeMismatchError("mean", `over symbolic dims ${showDims(reduced)} of ${showDims(this.shape)}`);
+    return this.sum(axes, keepDims).mul(1 / count);
   }
 
   softmax(axis = -1): SymbolicTensor {

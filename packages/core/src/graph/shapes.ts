@@ -46,12 +46,20 @@ export function reduceShape(shape: Dims, axes: readonly number[], keepDims: bool
 
 export function reshapeShape(from: Dims, to: Dims): Dim[] {
   const known = to.filter((d) => d !== -1);
-  const inferred = to.length - known.length;
-  if (inferred > 1) throw new ShapeMismatchError("reshape", `more than one -1 in ${show(to)}`);
+  if (to.length - known.length > 1) throw new ShapeMismatchError("reshape", `more than one -1 in ${show(to)}`);
   const fail = (): never => {
     throw new ShapeMismatchError("reshape", `${show(from)} cannot become ${show(to)}`);
   };
-  const out = to.map((d) => (d === -1 ? (dimDivide(dimProduct(from), dimProduct(known)) ?? fail()) : d));
+  // Dims found on both sides cancel before dividing, so [past+seq, 8] -> [past+seq, -1] infers 8.
+  const remaining = [...from];
+  const unmatched = known.filter((d) => {
+    const at = remaining.findIndex((f) => dimEquals(f, d));
+    if (at < 0) return true;
+    remaining.splice(at, 1);
+    return false;
+  });
+  const inferred = (): Dim => dimDivide(dimProduct(remaining), dimProduct(unmatched)) ?? fail();
+  const out = to.map((d) => (d === -1 ? inferred() : d));
   if (!dimEquals(dimProduct(out), dimProduct(from)) || out.some((d) => typeof d === "number" && (!Number.isInteger(d) || d < 0))) fail();
   return out;
 }

@@ -148,9 +148,9 @@ export function lowerNode(node: Node, ctx: LoweringContext): void {
       return;
     }
     case "reshape": {
-      // Without allowzero, ONNX reads a 0 in the target shape as "copy this dimension".
-      const attributes = op.shape.includes(0) ? [intAttribute("allowzero", 1)] : [];
-      ctx.addNode("Reshape", name, [...args, ctx.dims(op.shape, aux("shape"))], [out], attributes);
+      // Without allowzero, ONNX reads a 0 in the target shape as "copy this dimension"; a symbolic
+      // dim can be 0 at run time, and IR targets are always explicit, so it is always set.
+      ctx.addNode("Reshape", name, [...args, ctx.dims(op.shape, aux("shape"))], [out], [intAttribute("allowzero", 1)]);
       return;
     }
     case "transpose":

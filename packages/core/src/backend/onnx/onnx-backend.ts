@@ -97,7 +97,8 @@ export class OnnxBackend implements Backend {
       await writeExternalData(join(dir, "weights.bin"), external);
       return await InferenceSession.create(join(dir, "model.onnx"), this.sessionOptions());
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      // A leftover temp folder beats a leaked session (Windows refuses to delete a mapped file).
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
   }
 

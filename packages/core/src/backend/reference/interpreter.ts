@@ -1,7 +1,7 @@
 // The reference interpreter: walks a graph's nodes in order, runs each through its kernel in
 // float64 and rounds the result to the node's dtype (per `Precision`). A plan made once per graph
 // checks the graph's wiring and records each value's last use, so intermediates are dropped early.
-import { InvalidArgumentError } from "../../errors.js";
+import { InvalidArgumentError, ShapeMismatchError } from "../../errors.js";
 import { evaluateDims, type DimBindings } from "../../graph/dims.js";
 import type { Graph, Node } from "../../graph/graph.js";
 import * as elementwise from "./elementwise.js";
@@ -51,6 +51,7 @@ export function interpret(plan: Plan, inputs: ReadonlyMap<string, Float64Array>,
   const valueAt = (id: number): Value => values.get(id)!;
   for (const node of plan.graph.nodes) {
     const shape = evaluateDims(node.shape, dims);
+    checkRunTimeShape(node, shape, dims);
     const data = evaluate(node, shape, node.inputs.map(valueAt), plan, inputs, dims);
     values.set(node.id, { dtype: node.dtype, shape, data: roundToDType(data, node.dtype, precision) });
     for (const id of plan.releases.get(node.id) ?? []) values.delete(id);
@@ -101,10 +102,30 @@ function evaluate(
     case "transpose":
       return transpose(a, op.perm, shape);
     case "slice":
-      return slice(a, evaluateDims(op.starts, dims), op.axes, shape);
+      return checkedSlice(node, a, evaluateDims(op.starts, dims), evaluateDims(op.ends, dims), op.axes, shape);
     case "concat":
       return concat(args, op.axis, shape);
     case "broadcastTo":
       return broadcastTo(a, shape);
   }
+}
+
+/**
+ * Symbolic dims are checked by the shape rules only where they are numbers; at run time a dim
+ * below zero, or a slice past its input's end, is an error here (onnxruntime would clamp silently).
+ */
+function checkRunTimeShape(node: Node, shape: readonly number[], dims: DimBindings): void {
+  if (shape.some((d) => d < 0)) {
+    throw new ShapeMismatchError(`node %${node.id} (${node.op.kind})`, `negative dimension in [${shape.join(", ")}] with ${[...dims].map(([n, v]) => `${n}=${v}`).join(", ")}`);
+  }
+}
+
+function checkedSlice(node: Node, input: Value, starts: readonly number[], ends: readonly number[], axes: readonly number[], shape: readonly number[]): Float64Array {
+  axes.forEach((axis, i) => {
+    const size = input.shape[axis]!;
+    if (starts[i]! < 0 || ends[i]! > size || starts[i]! > ends[i]!) {
+      throw new ShapeMismatchError(`node %${node.id} (slice)`, `range [${starts[i]}, ${ends[i]}) on axis ${axis} of size ${size}`);
+    }
+  });
+  return slice(input, starts, axes, shape);
 }

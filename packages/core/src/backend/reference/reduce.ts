@@ -2,7 +2,7 @@
 // ReduceMax with keepdims), and softmax along one axis (ONNX Softmax, opset 13: the max is
 // subtracted first, so large logits do not overflow). All accumulate in float64.
 import type { ReduceOpName } from "../../graph/ops.js";
-import { sizeOf, } from "../../tensor/host-tensor.js";
+import { sizeOf } from "../../tensor/host-tensor.js";
 import { stridesOf } from "./layout.js";
 import type { Value } from "./value.js";
 

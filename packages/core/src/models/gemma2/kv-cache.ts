@@ -1,9 +1,11 @@
 // The KV cache of a batch of independent sequences: per layer, rotated keys and values of earlier
-// positions in fixed-size host buffers [B, K, slots, h], so decode graphs keep one static shape.
+// positions in host buffers [B, K, slots, h] allocated once; the model's graph reads only the slots
+// in use.
 // Global layers hold up to `capacity` positions; sliding layers a ring of `slidingWindow` slots,
 // so their memory stays bounded however long the context grows (Hugging Face's HybridCache).
 // Each row has its own length, so sequences can join and leave a running batch (continuous
-// batching); `row(b)` is a one-row view sharing the same memory, for prefilling one sequence.
+// batching); `row(b)` is a one-row view sharing the same memory, for prefilling one sequence, and
+// `rows(n)` the first n rows.
 import { InvalidArgumentError } from "../../errors.js";
 import { HostTensor } from "../../tensor/host-tensor.js";
 import type { Gemma2Config, LayerKind } from "./config.js";

@@ -59,7 +59,9 @@ export class Gemma2Model implements CausalLM {
     for (const tensor of params.values()) bytes += tensor.data.byteLength;
     const given = options.quantized?.values().next().value;
     this.quantize = options.quantize ?? (given ? (given.bits === 8 ? "q8" : "q4") : undefined);
-    if (given && QUANT_BITS[this.quantize!] !== given.bits) throw new InvalidArgumentError("quantized", `matrices of ${given.bits} bits for quantize '${this.quantize}'`);
+    for (const [name, matrix] of options.quantized ?? []) {
+      if (QUANT_BITS[this.quantize!] !== matrix.bits) throw new InvalidArgumentError("quantized", `'${name}' has ${matrix.bits} bits, the model quantizes to '${this.quantize}'`);
+    }
     this.quantized = options.quantized ? new Map(options.quantized) : undefined;
     if (this.quantize && options.weights === "inputs") throw new InvalidArgumentError("weights", "quantized weights are always graph constants");
     this.weightMode = options.weights ?? (this.quantize || bytes <= CONSTANT_WEIGHTS_MAX_BYTES ? "constants" : "inputs");
@@ -86,12 +88,15 @@ export class Gemma2Model implements CausalLM {
     }
     if (cache && cache.batchSize !== B) throw new InvalidArgumentError("cache", `batch size ${cache.batchSize}, ids have ${B} rows`);
     const kv = cache ?? new KVCache(this.config, { batchSize: B, capacity: 0 });
-    const inputs: Record<string, HostTensor | BackendTensor> = this.positionInputs(B, T, kv);
+    const inputs: Record<string, HostTensor | BackendTensor> = this.positionInputs(B, T, kv, options.active);
     inputs.ids = HostTensor.int64([B, T], ids.flat());
     kv.keys.forEach((tensor, layer) => (inputs[`past.${layer}.keys`] = tensor));
     kv.values.forEach((tensor, layer) => (inputs[`past.${layer}.values`] = tensor));
     if (this.weightMode === "inputs") for (const [name, tensor] of this.weights()) inputs[name] = tensor;
-    this.executable ??= this.compile();
+    this.executable ??= this.compile().catch((error: unknown) => {
+      this.executable = undefined; // a failed compile (say, a full disk) is not remembered
+      throw error;
+    });
     const outputs = await (await this.executable).run(inputs);
     if (cache) {
       const layers = this.config.numHiddenLayers;
@@ -106,13 +111,16 @@ export class Gemma2Model implements CausalLM {
 
   /**
    * RoPE tables [B, 1, T, h/2] and masks [B, 1, 1, T, P + T] for each row's next T positions,
-   * where P is the number of cache slots in use (the graph reads only those).
+   * where P is the number of cache slots the active rows use (the graph reads only those; an
+   * inactive row's output is discarded, so its longer history need not be read).
    */
-  private positionInputs(B: number, T: number, cache: KVCache): Record<string, HostTensor> {
+  private positionInputs(B: number, T: number, cache: KVCache, active: ArrayLike<boolean> | undefined): Record<string, HostTensor> {
     const half = this.config.headDim / 2;
     const cos = HostTensor.float32([B, 1, T, half]);
     const sin = HostTensor.float32([B, 1, T, half]);
-    const used = (kind: LayerKind) => Math.min(cache.slots[kind], Math.max(...cache.lengths));
+    let longest = 0;
+    for (let b = 0; b < B; b++) if (!active || active[b]) longest = Math.max(longest, cache.lengths[b]!);
+    const used = (kind: LayerKind) => Math.min(cache.slots[kind], longest);
     const masks = KINDS.map((kind) => HostTensor.zeros("bool", [B, 1, 1, T, used(kind) + T]));
     for (let b = 0; b < B; b++) {
       const start = cache.lengths[b]!;
@@ -167,9 +175,9 @@ export class Gemma2Model implements CausalLM {
 
   /** Releases the compiled graph and the uploaded weights. */
   async dispose(): Promise<void> {
-    const executable = this.executable;
+    const executable = await this.executable?.catch(() => undefined);
     this.executable = undefined;
-    if (executable) await (await executable).dispose();
+    if (executable) await executable.dispose();
     for (const tensor of this.uploaded?.values() ?? []) this.backend.free(tensor);
     this.uploaded = undefined;
   }
