@@ -97,15 +97,13 @@ export class SafetensorsReader {
     const info = this.find(name);
     const dtype = hostDType(info, this.file);
     if (dtype !== "float16" && dtype !== "bfloat16") return this.readRaw(name);
-    // Half data goes through a bounded scratch buffer, chunk by chunk, so the half copy of a
-    // tensor never exists whole next to its float32 result.
+    // Half data goes through bounded chunks, so the half copy of a tensor never exists whole next
+    // to its float32 result.
     const out = new Float32Array(sizeOf(info.shape));
-    const scratch = new Uint16Array(Math.min(out.length, Math.max(1, Math.floor(this.chunkBytes / 2))));
-    const scratchBytes = new Uint8Array(scratch.buffer);
-    for (let start = 0; start < out.length; start += scratch.length) {
-      const count = Math.min(scratch.length, out.length - start);
-      await readExactly(this.handle, scratchBytes.subarray(0, count * 2), this.dataStart + info.begin + start * 2, this.file);
-      out.set(new HostTensor(dtype, [count], scratch.subarray(0, count)).toFloat32().data, start);
+    let at = 0;
+    for await (const chunk of this.readFloat32Chunks(name, Math.max(1, Math.floor(this.chunkBytes / 2)))) {
+      out.set(chunk, at);
+      at += chunk.length;
     }
     return new HostTensor("float32", info.shape, out);
   }
