@@ -33,6 +33,7 @@ import {
   type GgufHeader,
 } from "../src/node.js";
 import { disposeLlamaCpp, llamaCppLogProbs, maxLogProbDifference } from "./support/llama-cpp.js";
+import { referenceFp16Bits } from "./support/fp16-reference.js";
 
 const config = presetConfig("gemma2-tiny");
 /** Random norms too (init makes them zero), so the +1 on write and -1 on read are exercised. */
@@ -88,20 +89,6 @@ afterAll(async () => {
 
 // ---- an independent reference for Q8_0 ------------------------------------------------------------
 
-/** binary16 bits of a finite non-negative float32, round half to even (written apart from src/tensor/half.ts). */
-function referenceFp16Bits(value: number): number {
-  const roundHalfEven = (x: number): number => {
-    const floor = Math.floor(x);
-    const fraction = x - floor;
-    return fraction > 0.5 || (fraction === 0.5 && floor % 2 === 1) ? floor + 1 : floor;
-  };
-  if (value < 2 ** -14) return roundHalfEven(value / 2 ** -24); // subnormal, in units of 2^-24
-  let exponent = Math.floor(Math.log2(value));
-  if (2 ** exponent > value) exponent--;
-  if (2 ** (exponent + 1) <= value) exponent++;
-  const mantissa = roundHalfEven(value / 2 ** (exponent - 10)); // 1024..2048; 2048 carries into the exponent
-  return ((exponent + 15) << 10) + mantissa - 1024;
-}
 
 /** ggml's quantize_row_q8_0_ref, line by line: float32 maths, roundf (halves away from zero). */
 function referenceQuantizeRowQ8_0(x: Float32Array): Uint8Array {

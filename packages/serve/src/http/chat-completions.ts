@@ -6,35 +6,22 @@ import { chatPromptIds } from "../chat-prompt.js";
 import { planGeneration } from "./generation-plan.js";
 import type { HandlerContext } from "./handler-context.js";
 import { chatLogprobs } from "./logprobs.js";
-import { respond, type ResponseMeta, type Wire } from "./respond.js";
+import { handleGeneration } from "./generation-handler.js";
+import type { ResponseMeta, Wire } from "./respond.js";
 import { chatCompletionRequest, parseBody } from "./schemas.js";
 
 export async function chatCompletions(context: HandlerContext, request: FastifyRequest, reply: FastifyReply): Promise<object | undefined> {
   const body = parseBody(chatCompletionRequest, request.body);
-  const active = context.slots.begin(reply.raw);
-  try {
-    const model = await context.registry.get(body.model);
-    const promptIds = chatPromptIds(model.tokenizer, body.messages);
+  return handleGeneration(context, request, reply, body, (model, includeUsage) => {
     const wantLogprobs = body.logprobs === true;
-    const plan = planGeneration(body, model, promptIds, {
+    const plan = planGeneration(body, model, chatPromptIds(model.tokenizer, body.messages), {
       maxTokens: body.max_completion_tokens ?? body.max_tokens,
       topLogprobs: wantLogprobs ? (body.top_logprobs ?? 0) : undefined,
       maxTokensLimit: context.maxTokensLimit,
       promptParam: "messages",
     });
-    const includeUsage = body.stream === true && body.stream_options?.include_usage === true;
-    return await respond(reply, chatWire(wantLogprobs, includeUsage), {
-      model,
-      plan,
-      stream: body.stream === true,
-      includeUsage,
-      active,
-      log: request.log,
-      metrics: context.metrics.of(request),
-    });
-  } finally {
-    active.end();
-  }
+    return { plan, wire: chatWire(wantLogprobs, includeUsage) };
+  });
 }
 
 function chatWire(wantLogprobs: boolean, includeUsage: boolean): Wire {

@@ -6,14 +6,13 @@ import { completionPromptIds } from "../completion-prompt.js";
 import { planGeneration } from "./generation-plan.js";
 import type { HandlerContext } from "./handler-context.js";
 import { completionLogprobs, TextOffsets } from "./logprobs.js";
-import { respond, type ResponseMeta, type Wire } from "./respond.js";
+import { handleGeneration } from "./generation-handler.js";
+import type { ResponseMeta, Wire } from "./respond.js";
 import { completionRequest, parseBody } from "./schemas.js";
 
 export async function completions(context: HandlerContext, request: FastifyRequest, reply: FastifyReply): Promise<object | undefined> {
   const body = parseBody(completionRequest, request.body);
-  const active = context.slots.begin(reply.raw);
-  try {
-    const model = await context.registry.get(body.model);
+  return handleGeneration(context, request, reply, body, (model, includeUsage) => {
     const wantLogprobs = body.logprobs != null;
     const plan = planGeneration(body, model, completionPromptIds(model.tokenizer, body.prompt), {
       maxTokens: body.max_tokens,
@@ -21,19 +20,8 @@ export async function completions(context: HandlerContext, request: FastifyReque
       maxTokensLimit: context.maxTokensLimit,
       promptParam: "prompt",
     });
-    const includeUsage = body.stream === true && body.stream_options?.include_usage === true;
-    return await respond(reply, completionWire(wantLogprobs, includeUsage), {
-      model,
-      plan,
-      stream: body.stream === true,
-      includeUsage,
-      active,
-      log: request.log,
-      metrics: context.metrics.of(request),
-    });
-  } finally {
-    active.end();
-  }
+    return { plan, wire: completionWire(wantLogprobs, includeUsage) };
+  });
 }
 
 function completionWire(wantLogprobs: boolean, includeUsage: boolean): Wire {
