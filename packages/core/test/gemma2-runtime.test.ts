@@ -93,7 +93,27 @@ describe("KVCache.rows", () => {
     }
     // The view wrote into the shared memory: the big cache advanced too.
     expect(Array.from(prefix.lengths)).toEqual([13, 9, 0, 0]);
-    expect(() => prefix.rows(5)).toThrow(/5 rows of a batch of 4/);
+    expect(() => prefix.rows(5)).toThrow(/5 rows from row 0 of a batch of 4/);
+    await model.dispose();
+  });
+
+  it("is a view of any run of rows: rows 2..3 decode as rows 0..1 of a batch of their own", async () => {
+    const { config, params } = randomModel({ slidingWindow: 8 });
+    const model = new Gemma2Model(config, params, new OnnxBackend({ intraOpThreads: 1 }));
+    const prompts = [sampleIds(10, config.vocabSize, 31), sampleIds(6, config.vocabSize, 32)];
+    const own = new KVCache(config, { batchSize: 2, capacity: 32 });
+    const pool = new KVCache(config, { batchSize: 4, capacity: 32 });
+    for (const [b, ids] of prompts.entries()) {
+      await model.forward([ids], own.row(b));
+      await model.forward([ids], pool.row(2 + b));
+    }
+    for (let step = 0; step < 3; step++) {
+      const expected = await model.forward([[5 + step], [9 + step]], own);
+      const run = await model.forward([[5 + step], [9 + step]], pool.rows(2, 2));
+      expect(maxDifference(run.data, expected.data)).toBeLessThan(1e-5);
+    }
+    expect(Array.from(pool.lengths)).toEqual([0, 0, 13, 9]);
+    expect(() => pool.rows(2, 3)).toThrow(/2 rows from row 3 of a batch of 4/);
     await model.dispose();
   });
 });

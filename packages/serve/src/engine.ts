@@ -1,15 +1,17 @@
 // The serving engine: continuous batching over one KV cache of maxBatchSize rows. A scheduler
 // loop runs while there is work: each turn it gives every waiting request a free row, runs one
-// chunk (at most maxPrefillChunk tokens) of each prompt still prefilling, through a one-row view of
-// the cache, then advances every decoding row by one token with one batched forward pass over the
-// rows up to the highest busy one (not the whole pool). A long prompt is prefilled over several
-// turns, so it cannot stall the streams already decoding. The model compiles one graph for every
-// shape, so chunks and batch sizes cost no compiles. Requests join and leave between steps; a
-// finished or aborted request frees its row at once. The loop yields to the event loop between
-// turns, so an HTTP server stays responsive.
+// chunk (at most maxPrefillChunk tokens) of each prompt still prefilling, then advances every
+// decoding row by one token. Each of those is a forward pass over a run of neighbouring cache rows
+// (batch-runs.ts), so a burst of equal-length prompts prefills in one pass and decode runs at the
+// size of the busy rows, not the pool. A long prompt is prefilled over several turns, so it cannot
+// stall the streams already decoding. The model compiles one graph for every shape, so chunks and
+// batch sizes cost no compiles. Requests join and leave between steps; a finished or aborted
+// request frees its row at once. The loop yields to the event loop between turns, so an HTTP
+// server stays responsive.
 import { KVCache, type CausalLM } from "@gemma-ts/core";
 import type { Tokenizer } from "@gemma-ts/tokenizer";
 import { ActiveRequest } from "./active-request.js";
+import { type BatchRun, batchRuns } from "./batch-runs.js";
 import {
   EngineClosedError,
   EngineFailureError,
@@ -196,83 +198,86 @@ export class Engine {
 
   /**
    * One chunk of every prompt still prefilling (its row's cache holds the prompt's first tokens);
-   * a request whose prompt is complete samples its first token.
+   * a request whose prompt is complete samples its first token. Chunks of equal length on nearby
+   * rows share a forward pass, so a burst of arrivals costs one pass rather than one each.
    */
   private async prefillStep(): Promise<void> {
-    const vocabSize = this.model.config.vocabSize;
+    const byLength = new Map<number, Map<number, Feed>>();
     for (let row = 0; row < this.rows.size; row++) {
       const request = this.rows.owner(row);
       if (!request || request.ended || request.lastToken >= 0) continue;
       const done = this.cache.lengths[row]!;
-      const piece = request.promptIds.slice(done, done + this.maxPrefillChunk);
-      this.rows.writingTo([row]);
-      let logits: Float32Array;
-      try {
-        const out = await this.model.forward([piece], this.cache.row(row));
-        logits = out.data.subarray(out.size - vocabSize);
-      } catch (error) {
-        this.rows.forget(row);
-        this.fail(request, row, new EngineFailureError(error));
-        continue;
+      const ids = request.promptIds.slice(done, done + this.maxPrefillChunk);
+      const group = byLength.get(ids.length) ?? new Map<number, Feed>();
+      group.set(row, { request, ids });
+      byLength.set(ids.length, group);
+    }
+    for (const group of byLength.values()) {
+      for (const run of batchRuns([...group.keys()])) {
+        const logits = await this.forwardRun(run, group);
+        for (const [row, rowLogits] of logits) {
+          const { request } = group.get(row)!;
+          // Aborted while prefilling: the row is free already, and keeps the prefix computed so far.
+          if (request.ended || this.rows.owner(row) !== request) continue;
+          if (this.cache.lengths[row] === request.promptIds.length) this.sample(request, row, rowLogits);
+        }
       }
-      this.rows.appended(row, piece);
-      // Aborted while prefilling: the row is free already, and keeps the prefix computed so far.
-      if (request.ended || this.rows.owner(row) !== request) continue;
-      if (done + piece.length === request.promptIds.length) this.sample(request, row, logits);
+    }
+  }
+
+  /** One decode step: every decoding row feeds its last token, nearby rows in one forward pass. */
+  private async decodeStep(): Promise<void> {
+    const feeds = new Map<number, Feed>();
+    for (let row = 0; row < this.rows.size; row++) {
+      const request = this.rows.owner(row);
+      if (request !== undefined && !request.ended && request.lastToken >= 0) feeds.set(row, { request, ids: [request.lastToken] });
+    }
+    for (const run of batchRuns([...feeds.keys()])) {
+      const logits = await this.forwardRun(run, feeds);
+      for (const [row, rowLogits] of logits) {
+        const { request } = feeds.get(row)!;
+        // Aborted during the step: its row is free already (the cache still got this token).
+        if (request.ended || this.rows.owner(row) !== request) continue;
+        this.sample(request, row, rowLogits);
+      }
     }
   }
 
   /**
-   * One decode step: every decoding row feeds its last token. The batch is the rows up to the
-   * highest decoding one; idle and prefilling rows below it ride along inactive.
+   * One forward pass over the cache rows of `run`: its members feed their ids (all of one
+   * length), the other rows ride along inactive. Returns each member's logits at its last new
+   * position; on a model failure the members fail and nothing is returned.
    */
-  private async decodeStep(): Promise<void> {
-    const members: (ActiveRequest | undefined)[] = [];
+  private async forwardRun(run: BatchRun, feeds: ReadonlyMap<number, Feed>): Promise<Map<number, Float32Array>> {
+    const length = feeds.get(run.members[0]!)!.ids.length;
+    const idle = new Array<number>(length).fill(0);
+    const ids: (readonly number[])[] = [];
     const active: boolean[] = [];
-    const ids: number[][] = [];
-    let top = 0;
-    for (let row = 0; row < this.rows.size; row++) {
-      const owner = this.rows.owner(row);
-      if (owner !== undefined && !owner.ended && owner.lastToken >= 0) top = row + 1;
+    for (let row = run.first; row < run.first + run.count; row++) {
+      const feed = feeds.get(row);
+      ids.push(feed?.ids ?? idle);
+      active.push(feed !== undefined);
     }
-    for (let row = 0; row < top; row++) {
-      const owner = this.rows.owner(row);
-      const decoding = owner !== undefined && !owner.ended && owner.lastToken >= 0;
-      members.push(decoding ? owner : undefined);
-      active.push(decoding);
-      ids.push([decoding ? owner.lastToken : 0]);
-    }
-    const activeRows = active.flatMap((on, row) => (on ? [row] : []));
-    if (activeRows.length === 0) return;
-    const vocabSize = this.model.config.vocabSize;
-    let logitsOf: (row: number) => Float32Array;
-    this.rows.writingTo(activeRows);
+    this.rows.writingTo(run.members);
+    let logits: Float32Array;
     try {
-      if (activeRows.length === 1) {
-        // One stream: a one-row graph over that row's view costs a fraction of the full batch
-        // (5x less at 8 rows), with the same logits (bit for bit on onnxruntime's CPU kernels).
-        const only = activeRows[0]!;
-        const logits = (await this.model.forward([ids[only]!], this.cache.row(only))).data;
-        logitsOf = () => logits;
-      } else {
-        const logits = (await this.model.forward(ids, this.cache.rows(top), { active })).data;
-        logitsOf = (row) => logits.subarray(row * vocabSize, (row + 1) * vocabSize);
-      }
+      const cache = this.cache.rows(run.count, run.first);
+      logits = (await this.model.forward(ids, cache, run.count === 1 ? {} : { active })).data;
     } catch (error) {
-      members.forEach((request, row) => {
-        if (!request) return;
+      for (const row of run.members) {
         this.rows.forget(row);
-        this.fail(request, row, new EngineFailureError(error));
-      });
-      return;
+        this.fail(feeds.get(row)!.request, row, new EngineFailureError(error));
+      }
+      return new Map();
     }
-    members.forEach((request, row) => {
-      if (!request) return;
-      this.rows.appended(row, ids[row]!);
-      // Aborted during the step: its row is free already (the cache still got this token).
-      if (request.ended || this.rows.owner(row) !== request) return;
-      this.sample(request, row, logitsOf(row));
-    });
+    const vocabSize = this.model.config.vocabSize;
+    const out = new Map<number, Float32Array>();
+    for (const row of run.members) {
+      this.rows.appended(row, feeds.get(row)!.ids);
+      const end = (row - run.first + 1) * length * vocabSize;
+      out.set(row, logits.subarray(end - vocabSize, end));
+    }
+    return out;
   }
 
   private sample(request: ActiveRequest, row: number, logits: Float32Array): void {
@@ -290,6 +295,12 @@ export class Engine {
     if (this.rows.owner(row) === request) this.rows.release(row);
     request.fail(error);
   }
+}
+
+/** What one row feeds a forward pass. */
+interface Feed {
+  request: ActiveRequest;
+  ids: readonly number[];
 }
 
 function nextTick(): Promise<void> {

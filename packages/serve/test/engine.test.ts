@@ -79,6 +79,30 @@ describe("Engine", () => {
     }
   });
 
+  it("prefills a burst of equal-length prompts in one forward pass, each getting the tokens it gets alone", async () => {
+    const texts = ["The economy", "Health care", "Our nation", "Tonight we", "My fellow", "The Union"];
+    const length = prompt(texts[0]!).length;
+    const prompts = texts.map(prompt).filter((ids) => ids.length === length);
+    expect(prompts.length).toBeGreaterThanOrEqual(4);
+    const requests = prompts.map((promptIds, i): CompletionRequest => ({ promptIds, maxTokens: 6, sampling: { temperature: 1, seed: 10 + i }, stopTokens: [] }));
+    const alone: number[][] = [];
+    for (const request of requests) alone.push((await collect(engine.complete(request))).ids);
+
+    const passes: number[] = [];
+    const counting = Object.create(small.model) as typeof small.model;
+    counting.forward = (ids, cache, options) => {
+      passes.push(ids.length * (ids[0]?.length ?? 0));
+      return small.model.forward(ids, cache, options);
+    };
+    const batched = new Engine({ model: counting, tokenizer: small.tokenizer, maxBatchSize: 8, contextLength: 256 });
+    const results = await Promise.all(requests.map(async (request) => (await collect(batched.complete(request))).ids));
+    expect(results).toEqual(alone);
+    // The first pass is every prompt at once (rows 0..n-1), then one decode pass per token.
+    expect(passes[0]).toBe(prompts.length * length);
+    expect(passes.length).toBe(1 + 5);
+    await batched.close();
+  });
+
   it("frees the slot at once when a request is aborted, and throws RequestAbortedError to the reader", async () => {
     const local = new Engine({ model: small.model, tokenizer: small.tokenizer, maxBatchSize: 1, contextLength: 256 });
     const controller = new AbortController();

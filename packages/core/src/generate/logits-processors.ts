@@ -29,13 +29,18 @@ export function applyPenalties(logits: Float32Array, counts: ReadonlyMap<number,
   }
 }
 
+/** Whether top-k, top-p or min-p can mask anything out (of a row of `vocabSize`, when known). */
+export function isTruncating(options: SamplingOptions, vocabSize = Number.POSITIVE_INFINITY): boolean {
+  const { topK, topP, minP } = options;
+  return (topK !== undefined && topK > 0 && topK < vocabSize) || (topP !== undefined && topP < 1) || (minP !== undefined && minP > 0);
+}
+
 /** Divides by the temperature, then masks what top-k, top-p and min-p exclude. In place. */
 export function applyTemperatureAndTruncation(logits: Float32Array, options: SamplingOptions): void {
   const temperature = options.temperature ?? 1;
   if (temperature !== 1) for (let i = 0; i < logits.length; i++) logits[i] = logits[i]! / temperature;
   const { topK, topP, minP } = options;
-  const truncating = (topK !== undefined && topK > 0 && topK < logits.length) || (topP !== undefined && topP < 1) || (minP !== undefined && minP > 0);
-  if (!truncating) return;
+  if (!isTruncating(options, logits.length)) return;
   // Only the top-k candidates need ordering: a full sort of a 256k vocabulary per token is ~50 ms.
   const order = topIndices(logits, topK !== undefined && topK > 0 ? topK : logits.length);
   const probabilities = softmax(logits);

@@ -58,39 +58,30 @@ export class KVCache {
   /** A batch-of-one cache sharing row `b`'s memory: prefill one sequence of a running batch. */
   row(b: number): KVCache {
     this.checkRow(b);
-    const slice = (tensor: HostTensor<"float32">) => {
-      const [, K, slots, h] = tensor.shape as [number, number, number, number];
-      const size = K * slots * h;
-      return new HostTensor("float32", [1, K, slots, h], tensor.data.subarray(b * size, (b + 1) * size));
-    };
-    const view: KVCacheView = {
-      lengths: this.lengths.subarray(b, b + 1),
-      slotPositions: { full_attention: this.rowSlotPositions(b, "full_attention"), sliding_attention: this.rowSlotPositions(b, "sliding_attention") },
-      keys: this.keys.map(slice),
-      values: this.values.map(slice),
-    };
-    return new KVCache(this.config, { batchSize: 1, capacity: this.slots.full_attention }, view);
+    return this.rows(1, b);
   }
 
   /**
-   * A cache of the first `count` rows sharing this one's memory (rows are contiguous, so a prefix
-   * is a plain view): a batch can run at the size of its highest busy row, not the whole pool.
+   * A cache of `count` rows from row `first` on, sharing this one's memory (rows are contiguous,
+   * so a run of rows is a plain view): a batch can run over just the rows that are busy, not the
+   * whole pool.
    */
-  rows(count: number): KVCache {
-    if (!Number.isInteger(count) || count < 1 || count > this.batchSize) throw new InvalidArgumentError("count", `${count} rows of a batch of ${this.batchSize}`);
+  rows(count: number, first = 0): KVCache {
+    if (!Number.isInteger(first) || first < 0 || !Number.isInteger(count) || count < 1 || first + count > this.batchSize) {
+      throw new InvalidArgumentError("count", `${count} rows from row ${first} of a batch of ${this.batchSize}`);
+    }
     if (count === this.batchSize) return this;
-    const prefix = (tensor: HostTensor<"float32">) => {
+    const run = (tensor: HostTensor<"float32">) => {
       const [, K, slots, h] = tensor.shape as [number, number, number, number];
-      return new HostTensor("float32", [count, K, slots, h], tensor.data.subarray(0, count * K * slots * h));
+      const size = K * slots * h;
+      return new HostTensor("float32", [count, K, slots, h], tensor.data.subarray(first * size, (first + count) * size));
     };
+    const positions = (kind: LayerKind) => this.slotPositions[kind].subarray(first * this.slots[kind], (first + count) * this.slots[kind]);
     const view: KVCacheView = {
-      lengths: this.lengths.subarray(0, count),
-      slotPositions: {
-        full_attention: this.slotPositions.full_attention.subarray(0, count * this.slots.full_attention),
-        sliding_attention: this.slotPositions.sliding_attention.subarray(0, count * this.slots.sliding_attention),
-      },
-      keys: this.keys.map(prefix),
-      values: this.values.map(prefix),
+      lengths: this.lengths.subarray(first, first + count),
+      slotPositions: { full_attention: positions("full_attention"), sliding_attention: positions("sliding_attention") },
+      keys: this.keys.map(run),
+      values: this.values.map(run),
     };
     return new KVCache(this.config, { batchSize: count, capacity: this.slots.full_attention }, view);
   }
