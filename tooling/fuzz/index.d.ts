@@ -1,3 +1,5 @@
+import type { Arbitrary } from "fast-check";
+
 /** What one case did inside the child process. */
 export type CaseOutcome =
   | { kind: "ok"; ms: number; rssBytes: number }
@@ -49,15 +51,21 @@ export function fuzzRuns(ciDefault: number): number;
 export function fuzzParser(options: {
   parser: string;
   child: ParserChild;
-  arbitrary: unknown;
+  arbitrary: Arbitrary<unknown>;
   runs: number;
   seed?: number;
   accept?: (outcome: CaseOutcome) => boolean;
 }): Promise<FuzzReport>;
 
+export type ByteMutation =
+  | { kind: "truncate"; at: number }
+  | { kind: "flip"; flips: [number, number][] }
+  | { kind: "overwrite"; at: number; value: number; width: 1 | 2 | 4 | 8 }
+  | { kind: "splice"; at: number; length: number; repeat: number };
+
 /** Byte-level mutations of a valid file: truncate, flip, overwrite with boundary integers, splice. */
-export function byteMutations(valid: Uint8Array): unknown;
+export function byteMutations(valid: Uint8Array): Arbitrary<ByteMutation>;
 /** Applies a mutation drawn from byteMutations. */
-export function applyByteMutation(valid: Uint8Array, mutation: unknown): Uint8Array;
+export function applyByteMutation(valid: Uint8Array, mutation: ByteMutation): Uint8Array;
 /** A JSON text nested `depth` levels deep in arrays (or objects with `key`). */
 export function deeplyNestedJson(depth: number, key?: string): string;

@@ -187,5 +187,5 @@ export function applyByteMutation(valid, mutation) {
 
 export function deeplyNestedJson(depth, key) {
   if (key === undefined) return "[".repeat(depth) + "]".repeat(depth);
-  return `{"${key}":`.repeat(depth) + "null" + "}".repeat(depth);
+  return `${`{"${key}":`.repeat(depth)}null${"}".repeat(depth)}`;
 }

@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterAll(() => t.stop());
 
 async function scrape(url = t.url): Promise<{ text: string; families: Map<string, Family> }> {
-  const response = await fetch(`${url}/metrics`); // no API key: /metrics is open like /health
+  const response = await fetch(`${url}/metrics`, { headers: auth });
   expect(response.status).toBe(200);
   expect(response.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
   const text = await response.text();
@@ -158,9 +158,11 @@ describe("GET /metrics", () => {
     }
   });
 
-  it("answers with a key too, and a wrong key does not close it (it is open like /health)", async () => {
-    expect((await fetch(`${t.url}/metrics`, { headers: { authorization: "Bearer sk-wrong" } })).status).toBe(200);
-    expect((await fetch(`${t.url}/metrics?name[]=x`)).status).toBe(200);
+  it("needs the API key like every route but /health (Prometheus sends it as a bearer token)", async () => {
+    expect((await fetch(`${t.url}/metrics`, { headers: { authorization: "Bearer sk-wrong" } })).status).toBe(401);
+    expect((await fetch(`${t.url}/metrics?name[]=x`)).status).toBe(401);
+    expect((await fetch(`${t.url}/metrics`, { headers: auth })).status).toBe(200);
+    expect((await fetch(`${t.url}/health`)).status).toBe(200);
     expect((await fetch(`${t.url}/v1/models`)).status).toBe(401);
     expect((await fetch(`${t.url}/nope`)).status).toBe(401); // unknown routes still need the key
   });

@@ -1,21 +1,38 @@
 // The `gemma-ts` command. Each subcommand lives in commands/ and only parses its flags and
-// wires streams to the packages; the work happens in the libraries. Errors end here: a typed
-// library error or a bad input prints one line naming the problem and exits 1, no stack trace.
-import { CoreError } from "@gemma-ts/core";
-import { ServeError } from "@gemma-ts/serve";
-import { ConfigurationError } from "@gemma-ts/serve/http";
-import { TokenizerError } from "@gemma-ts/tokenizer";
-import { Command, InvalidArgumentError } from "commander";
+// wires streams to the packages; the work happens in the libraries. Errors end here: whatever a
+// command throws (a typed library error, a bad flag, a file system error, or a bug) prints one line
+// naming the problem and exits 1; the stack only with --verbose or DEBUG set.
+import { Command } from "commander";
 import { chatCommand } from "./commands/chat.js";
 import { generateCommand } from "./commands/generate.js";
 import { convertCommand, infoCommand, initCommand, logitsCommand } from "./commands/model-commands.js";
 import { serveCommand } from "./commands/serve.js";
 import { tokenizeCommand } from "./commands/tokenize.js";
+import { trainCommand } from "./commands/train.js";
+import { evalCommand } from "./commands/eval.js";
+import { errorReport, oneLine } from "./error-report.js";
+
+// Read before parsing: the flag must also cover errors commander itself raises.
+const verbose = process.argv.includes("--verbose") || (process.env.DEBUG ?? "") !== "";
+
+const report = (error: unknown): void => {
+  process.stderr.write(errorReport(error, verbose));
+  process.exitCode = 1;
+};
+// Errors outside the command's own promise chain (a stream's 'error' event, say) end the same way.
+process.on("uncaughtException", (error) => {
+  report(error);
+  process.exit(1);
+});
+process.on("unhandledRejection", (error) => {
+  report(error);
+  process.exit(1);
+});
 
 const program = new Command()
   .name("gemma-ts")
   .description("Gemma 2 in TypeScript: tokenizer, model, training and serving")
-  .showHelpAfterError();
+  .option("--verbose", "on an error, print its stack too (as does setting DEBUG)");
 
 program.addCommand(tokenizeCommand());
 program.addCommand(infoCommand());
@@ -25,25 +42,16 @@ program.addCommand(convertCommand());
 program.addCommand(generateCommand());
 program.addCommand(chatCommand());
 program.addCommand(serveCommand());
+program.addCommand(trainCommand());
+program.addCommand(evalCommand());
+
+// Commander's own usage errors (unknown or missing flags) in the same one-line form.
+for (const command of [program, ...program.commands]) {
+  command.configureOutput({ outputError: (text, write) => write(`gemma-ts: ${oneLine(text.replace(/^error: /, ""))} (see --help)\n`) });
+}
 
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (
-    error instanceof TokenizerError ||
-    error instanceof CoreError ||
-    error instanceof ServeError ||
-    error instanceof ConfigurationError ||
-    error instanceof InvalidArgumentError ||
-    isFileSystemError(error)
-  ) {
-    process.stderr.write(`gemma-ts: ${(error as Error).message}\n`);
-    process.exitCode = 1;
-  } else {
-    throw error;
-  }
-}
-
-function isFileSystemError(error: unknown): boolean {
-  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === "string" && "syscall" in error;
+  report(error);
 }

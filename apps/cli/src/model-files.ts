@@ -1,10 +1,12 @@
 // Where models come from on the command line: a Hugging Face folder (config.json +
 // safetensors) or a GGUF file, told apart by the path; and the tokenizer files beside a folder's
-// weights. Errors stay typed for main.ts to report.
+// weights. Every command reads each kind of file through the same core reader (readHfConfig,
+// loadHfCheckpoint, readGgufConfig, readGguf), so they fail alike; errors stay typed for main.ts.
 import { readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
-import { configFromHf, type Gemma2Config, type Gemma2Params, type QuantizedMatrix } from "@gemma-ts/core";
-import { loadHfCheckpoint, readGguf, readGgufQuantized, type TokenizerFiles } from "@gemma-ts/core/node";
+import { dirname, join } from "node:path";
+import type { Gemma2Config, Gemma2Params, QuantizedMatrix } from "@gemma-ts/core";
+import { loadHfCheckpoint, readGguf, readGgufConfig, readGgufQuantized, readHfConfig, readJsonFile, type TokenizerFiles } from "@gemma-ts/core/node";
+import { tokenizerFromJson } from "@gemma-ts/tokenizer";
 
 export interface ModelFiles {
   config: Gemma2Config;
@@ -23,11 +25,10 @@ export async function loadModelFiles(path: string, options: { keepQuantized?: bo
   return { ...(await loadHfCheckpoint(path)), quantized: new Map() };
 }
 
-/** The config alone, without reading weights where the format allows it. */
+/** The config alone, without reading weights: a GGUF's header, or the config.json of a folder (or of a file's folder). */
 export async function loadModelConfig(path: string): Promise<Gemma2Config> {
-  if (path.endsWith(".gguf")) return (await readGguf(path)).config;
-  const folder = (await stat(path)).isDirectory() ? path : join(path, "..");
-  return configFromHf(JSON.parse(await readFile(join(folder, "config.json"), "utf8")));
+  if (path.endsWith(".gguf")) return (await readGgufConfig(path)).config;
+  return readHfConfig((await stat(path)).isDirectory() ? path : dirname(path));
 }
 
 /** tokenizer.json and tokenizer_config.json of a Hugging Face folder, as bytes to copy; undefined without tokenizer.json (or for a GGUF file). */
@@ -43,6 +44,9 @@ export async function readTokenizerFiles(path: string): Promise<TokenizerFiles |
   };
   const tokenizerJson = await read("tokenizer.json");
   if (tokenizerJson === undefined) return undefined;
+  // Parsed as generate, chat and serve parse them, so a broken file is refused, not copied along.
+  tokenizerFromJson(tokenizerJson);
   const tokenizerConfig = await read("tokenizer_config.json");
+  if (tokenizerConfig !== undefined) await readJsonFile(join(path, "tokenizer_config.json"));
   return tokenizerConfig === undefined ? { tokenizerJson } : { tokenizerJson, tokenizerConfig };
 }

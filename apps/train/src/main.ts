@@ -3,7 +3,7 @@
 // a couple of minutes, save the checkpoint (a Hugging Face folder with its tokenizer), sample
 // from it, and print how to serve it. Later issues add distillation and post-training stages.
 import { join, resolve } from "node:path";
-import { AdamW, Gemma2Model, generate, initParams, LanguageModelStep, parameterCount, presetConfig, tokenBatch, train, warmupCosine } from "@gemma-ts/core";
+import { Gemma2Model, generate, initParams, languageModelBatch, languageModeling, parameterCount, presetConfig, tokenBatch, Trainer, train, warmupCosine } from "@gemma-ts/core";
 import { atomicWriteFile, OnnxBackend, saveHfCheckpoint, saveTrainingState } from "@gemma-ts/core/node";
 import { GEMMA_SPECIAL_TOKENS, trainBpe } from "@gemma-ts/tokenizer";
 import { Command } from "commander";
@@ -39,29 +39,32 @@ console.log(`corpus      ${speeches.length} speeches; ${trainTokens.length.toLoc
 // 2. Pre-training.
 console.log(`model       gemma2-1m, ${parameterCount(config).toLocaleString("en-US")} parameters; ${options.steps} steps of ${shape.batchSize} x ${shape.sequenceLength} tokens`);
 const backend = new OnnxBackend({ intraOpThreads: options.threads });
-const params = initParams(config, options.seed);
-const step = new LanguageModelStep(config, backend, shape);
+const trainer = new Trainer({
+  config,
+  backend,
+  params: initParams(config, options.seed),
+  objective: languageModeling(),
+  optimizer: { weightDecay: 0.01, noDecay: (name) => name.endsWith("norm.weight"), maxGradNorm: 1 },
+});
+const batchOf = (tokens: Int32Array, seed: number, index: number) => languageModelBatch(tokenBatch(tokens, { ...shape, seed }, index));
 const heldOutLoss = async () => {
   let total = 0;
-  for (let i = 0; i < 4; i++) total += (await step.run(params, tokenBatch(heldOutTokens, { ...shape, seed: 12345 }, i))).loss;
+  for (let i = 0; i < 4; i++) total += (await trainer.evaluate(batchOf(heldOutTokens, 12345, i))).loss;
   return total / 4;
 };
 const lossBefore = await heldOutLoss();
 const bar = progressBar(options.steps);
-const optimizer = new AdamW({ weightDecay: 0.01, noDecay: (name) => name.endsWith("norm.weight") });
 await train({
-  params,
-  optimizer,
+  trainer,
   schedule: warmupCosine({ maxLr: 3e-3, warmupSteps: 20, totalSteps: options.steps }),
-  batch: (index) => tokenBatch(trainTokens, { ...shape, seed: options.seed }, index),
-  step: (p, batch) => step.run(p, batch),
+  batch: (index) => batchOf(trainTokens, options.seed, index),
   steps: options.steps,
-  maxGradNorm: 1,
   log: ({ step: index, loss }) => bar.update(index + 1, { loss: loss.toFixed(3) }),
 });
 bar.stop();
 const lossAfter = await heldOutLoss();
-await step.dispose();
+const { trainable: params, optimizer } = await trainer.state();
+await trainer.dispose();
 console.log(`held-out    loss ${lossBefore.toFixed(3)} -> ${lossAfter.toFixed(3)} (perplexity ${Math.exp(lossBefore).toFixed(0)} -> ${Math.exp(lossAfter).toFixed(0)})`);
 
 // 3. The checkpoint: a Hugging Face folder that gemma-ts, transformers and the converters read.
@@ -69,7 +72,7 @@ const out = resolve(options.out);
 await saveHfCheckpoint(out, config, params);
 await atomicWriteFile(join(out, "tokenizer.json"), trained.toJsonString());
 // The optimizer state too, so a later stage (or a longer run) resumes exactly where this one ended.
-await saveTrainingState(out, { step: options.steps, optimizer: optimizer.state });
+await saveTrainingState(out, { step: options.steps, optimizer });
 console.log(`saved       ${out}`);
 
 // 4. A sample.

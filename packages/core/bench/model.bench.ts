@@ -1,13 +1,13 @@
 // pnpm bench (model): prefill and decode tokens/s of the ~25M preset against llama.cpp on the same
-// weights (an f32 GGUF exported by gemma-ts), at 1 and 2 threads, and training tokens/s of the
-// ~7M preset. One run measures both sides; medians of repeated runs after a warm-up. gemma-ts
+// weights (an f32 GGUF exported by gemma-ts), at 1 and 2 threads (training is training.bench.ts's,
+// against PyTorch). One run measures both sides; medians of repeated runs after a warm-up. gemma-ts
 // runs twice: with the weights bound once as graph inputs (the default) and baked in as constants
 // (onnxruntime pre-packs them). Then decode speed at position 100 against the cache's capacity.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
-import { AdamW, Gemma2Model, initParams, KVCache, LanguageModelStep, presetConfig, type HostTensor } from "../src/index.js";
+import { Gemma2Model, initParams, KVCache, presetConfig, type HostTensor } from "../src/index.js";
 import { OnnxBackend, writeGguf } from "../src/node.js";
 
 const PROMPT = 128;
@@ -104,26 +104,4 @@ async function inference(): Promise<void> {
   console.log(`  capacity 512: ${small.toFixed(0)} tok/s, capacity 8192: ${large.toFixed(0)} tok/s, ratio ${(large / small).toFixed(2)}x`);
 }
 
-async function training(): Promise<void> {
-  const config = presetConfig("gemma2-7m");
-  const shape = { batchSize: 8, sequenceLength: 128 };
-  const params = initParams(config, 1);
-  const optimizer = new AdamW();
-  const batch = Array.from({ length: shape.batchSize }, (_, row) => Array.from({ length: shape.sequenceLength + 1 }, (_, t) => (row * 131 + t * 17) % config.vocabSize));
-  console.log(`\ngemma2-7m training step (forward + backward + AdamW), batch ${shape.batchSize} x ${shape.sequenceLength} tokens`);
-  for (const threads of [1, 2]) {
-    const step = new LanguageModelStep(config, new OnnxBackend({ intraOpThreads: threads }), shape);
-    const seconds: number[] = [];
-    for (let i = 0; i <= 5; i++) {
-      const started = performance.now();
-      const { grads } = await step.run(params, batch);
-      optimizer.step(params, grads, 1e-4);
-      if (i > 0) seconds.push((performance.now() - started) / 1000);
-    }
-    await step.dispose();
-    console.log(`  ${threads} thread${threads > 1 ? "s" : " "}: ${((shape.batchSize * shape.sequenceLength) / median(seconds)).toFixed(0)} tokens/s (${(median(seconds) * 1000).toFixed(0)} ms/step)`);
-  }
-}
-
 await inference();
-await training();

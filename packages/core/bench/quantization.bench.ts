@@ -4,10 +4,11 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AdamW, Gemma2Model, initParams, LanguageModelStep, presetConfig, tokenBatch, train, warmupCosine, type QuantType } from "../src/index.js";
+import { Gemma2Model, presetConfig, type QuantType } from "../src/index.js";
 import { OnnxBackend, writeGguf, type GgufDType } from "../src/node.js";
 import { disposeLlamaCpp, llamaCppLogProbs, logSoftmaxRows } from "../test/support/llama-cpp.js";
 import { sotuTokens } from "../test/support/sotu-tokens.js";
+import { trainedParams } from "../test/support/trained-model.js";
 
 const STEPS = 600;
 const WINDOWS = 16;
@@ -15,19 +16,7 @@ const WINDOW = 128;
 
 const config = presetConfig("gemma2-1m");
 const tokens = await sotuTokens(config.vocabSize);
-const params = initParams(config, 5);
-const shape = { batchSize: 8, sequenceLength: 64 };
-const step = new LanguageModelStep(config, new OnnxBackend({ intraOpThreads: 2 }), shape);
-await train({
-  params,
-  optimizer: new AdamW({ weightDecay: 0.01 }),
-  schedule: warmupCosine({ maxLr: 3e-3, warmupSteps: 30, totalSteps: STEPS }),
-  batch: (index) => tokenBatch(tokens.train, { ...shape, seed: 5 }, index),
-  step: (p, batch) => step.run(p, batch),
-  steps: STEPS,
-  maxGradNorm: 1,
-});
-await step.dispose();
+const params = await trainedParams(config, tokens.train, { steps: STEPS, seed: 5 });
 
 const windows = Array.from({ length: WINDOWS }, (_, i) => [2, ...tokens.heldOut.slice(i * 2000, i * 2000 + WINDOW - 1)]);
 

@@ -8,7 +8,8 @@ export type CoreErrorCode =
   | "INVALID_CONFIG"
   | "INVALID_ARGUMENT"
   | "SHAPE_MISMATCH"
-  | "BACKEND_FAILED";
+  | "BACKEND_FAILED"
+  | "LIMIT_EXCEEDED";
 
 export class CoreError extends Error {
   readonly code: CoreErrorCode;
@@ -73,6 +74,24 @@ export class ShapeMismatchError extends CoreError {
   constructor(where: string, problem: string) {
     super("SHAPE_MISMATCH", `shape mismatch in ${where}: ${problem}`);
     this.name = "ShapeMismatchError";
+  }
+}
+
+/**
+ * A size read from a file (a layer count, a dimension, a string or array length, a nesting depth)
+ * is beyond what any real checkpoint holds; refused before anything is allocated for it. The limits
+ * and the reason for each are LOADER_LIMITS.
+ */
+export class LimitExceededError extends CoreError {
+  constructor(
+    readonly field: string,
+    readonly value: number | bigint,
+    readonly limit: number,
+    where: string,
+    reason?: string,
+  ) {
+    super("LIMIT_EXCEEDED", `${field} is ${value} in ${where}, above the limit of ${limit}${reason === undefined ? "" : ` (${reason})`}`);
+    this.name = "LimitExceededError";
   }
 }
 

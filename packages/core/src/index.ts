@@ -1,6 +1,6 @@
 // @gemma-ts/core: tensors, the graph IR and its backends, the Gemma 2 model, training
 // primitives. Browser-safe; file IO and onnxruntime-node are in "./node".
-export { HostTensor, sizeOf, type Shape } from "./tensor/host-tensor.js";
+export { HostTensor, hostView, sizeOf, type Shape } from "./tensor/host-tensor.js";
 export { BYTES_PER_ELEMENT, allocate, type AnyTypedArray, type DType, type TypedArrayFor } from "./tensor/dtype.js";
 export { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from "./tensor/half.js";
 export { Random } from "./tensor/random.js";
@@ -44,7 +44,20 @@ export { KVCache } from "./models/gemma2/kv-cache.js";
 export { attentionMask } from "./models/gemma2/masks.js";
 export { applyRope, ropeTables } from "./nn/rope.js";
 export { geluTanh, linear, rmsNorm, softCap } from "./nn/layers.js";
-export { crossEntropy } from "./nn/losses.js";
+export {
+  bradleyTerryLoss,
+  crossEntropy,
+  generalizedJsdLoss,
+  maskedMean,
+  nextTokenLoss,
+  policyGradientLoss,
+  softplus,
+  sparseDistillationLoss,
+  tokenLogprobs,
+  type MissingMass,
+  type SparseTeacher,
+} from "./nn/losses.js";
+export { isLora, type LoraWeight } from "./nn/lora.js";
 export { dequantizeBlocks, dequantizeWeight, gatherRows, isQuantized, type QuantizedWeight, type Weight } from "./nn/quantized.js";
 export {
   dequantizeMatrix,
@@ -58,15 +71,32 @@ export {
   type QuantizedMatrix,
   type QuantType,
 } from "./quant/blocks.js";
-export { AdamW, type AdamWOptions, type AdamWState } from "./optim/adamw.js";
-export { clipGradNorm } from "./optim/clip-grad-norm.js";
+export { AdamW, type AdamWOptions, type AdamWState, type Optimizer } from "./optim/adamw.js";
 export { warmupCosine, type WarmupCosineOptions } from "./optim/schedules.js";
-export { LanguageModelStep, languageModelStepInputs, traceLanguageModelStep, type StepResult, type StepShape } from "./train/language-model-step.js";
-export { tokenBatch, type TokenBatchOptions } from "./train/token-batches.js";
-export { train, type TrainOptions, type TrainStepOutput } from "./train/loop.js";
+export {
+  languageModeling,
+  onPolicyDistillation,
+  policyGradient,
+  preferencePairs,
+  rewardModeling,
+  rewards,
+  sparseDistillation,
+  VALUE_HEAD,
+  type BatchInputSpec,
+  type ExtraParameterSpec,
+  type Objective,
+} from "./train/objective.js";
+export { traceTrainGraph, type TrainGraphOptions } from "./train/train-graph.js";
+export { Trainer, type OptimizerMoments, type TrainBatch, type TrainerOptions, type TrainerState } from "./train/trainer.js";
+export { languageModelBatch, tokenBatch, type TokenBatchOptions } from "./train/token-batches.js";
+export { train, type TrainOptions, type TrainRecord } from "./train/loop.js";
+export { initLora, LORA_MODULES, loraConfig, loraTargets, mergeLora, type LoraConfig, type LoraModule, type LoraTarget } from "./lora/lora-config.js";
 export { applyPenalties, applyTemperatureAndTruncation, softmax, topIndices, type SamplingOptions } from "./generate/logits-processors.js";
 export { argmax, Sampler, type SampledToken } from "./generate/sampler.js";
 export { generate, type GenerateOptions, type GeneratedToken } from "./generate/generate.js";
+export { Sequence, type FinishReason, type SequenceRequest, type SequenceStep, type TokenConstraint } from "./generate/sequence.js";
+export { BatchDecoder, type RowStep } from "./generate/batch-decoder.js";
+export { generateBatch, type GenerateBatchOptions, type GenerateBatchRequest, type GenerateBatchResult } from "./generate/generate-batch.js";
 export { attention, type AttentionInputs, type AttentionOutputs, type AttentionShape, type AttentionWeights } from "./nn/attention.js";
 export {
   BackendError,
@@ -74,8 +104,10 @@ export {
   CoreError,
   InvalidArgumentError,
   InvalidConfigError,
+  LimitExceededError,
   MalformedCheckpointError,
   ShapeMismatchError,
   UnsupportedDTypeError,
   type CoreErrorCode,
 } from "./errors.js";
+export { checkLimit, LOADER_LIMITS, type LoaderLimit, type LoaderLimitName } from "./io/limits.js";

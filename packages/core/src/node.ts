@@ -20,7 +20,9 @@ export {
 } from "./io/safetensors.js";
 export { INDEX_FILE, planShards, shardFileName, SINGLE_FILE } from "./io/hf-shards.js";
 export { loadHfCheckpoint, saveHfCheckpoint, type HfCheckpoint, type SaveHfCheckpointOptions } from "./io/hf-folder.js";
-export { readGguf, readGgufQuantized, writeGguf, type GgufDType, type GgufModel, type GgufQuantizedModel, type GgufWriteOptions } from "./io/gguf.js";
+export { CONFIG_FILE, readHfConfig } from "./io/hf-config.js";
+export { readJsonFile } from "./io/json-file.js";
+export { readGguf, readGgufConfig, readGgufQuantized, writeGguf, type GgufConfig, type GgufDType, type GgufModel, type GgufQuantizedModel, type GgufWriteOptions } from "./io/gguf.js";
 export { decodeGgufHeader, encodeGgufHeader, GGML_TYPE_NAMES, type GgufEntry, type GgufHeader, type GgufTensorInfo, type GgufValue } from "./io/gguf-format.js";
 export { configFromGgufMetadata, ggufTensorName } from "./io/gguf-gemma2.js";
 export { synthesizeVocabulary, TOKEN_TYPES, type GgufVocabulary } from "./io/gguf-vocabulary.js";
@@ -29,8 +31,9 @@ export { dequantizeQ4_0, packQ4_0, quantizeQ4_0, unpackQ4_0Into } from "./io/q4-
 export { graphToOnnx, type OnnxEmitOptions } from "./backend/onnx/emit.js";
 export { OnnxBackend, OnnxExecutable, type OnnxBackendOptions } from "./backend/onnx/onnx-backend.js";
 export { exportOnnxFolder, ONNX_DATA_FILE, ONNX_MODEL_FILE, type ExportOnnxFolderOptions, type ExportOnnxFolderResult } from "./io/onnx-export/export-folder.js";
-export { gemma2OnnxModel, gemma2OnnxSignature, GEMMA2_ONNX_OPSET, MAX_ONNX_WEIGHT_BYTES, ONNX_DATA_FILE_NAME, ONNX_DIMS, onnxWeightBytes, type Gemma2OnnxSignature } from "./io/onnx-export/gemma2-onnx.js";
-export { DynamicGraph, type Dim, type ShapePart, type Value as OnnxValue } from "./io/onnx-export/dynamic-graph.js";
+export { gemma2ExportGraph, gemma2OnnxModel, GEMMA2_ONNX_OPSET, MAX_ONNX_WEIGHT_BYTES, ONNX_DATA_FILE_NAME, onnxWeightBytes } from "./io/onnx-export/export-graph.js";
+export { gemma2OnnxSignature, ONNX_DIMS, type Gemma2OnnxSignature } from "./io/onnx-export/optimum-signature.js";
 export { OnnxFolderModel, type OnnxFolderModelOptions } from "./io/onnx-export/onnx-folder-model.js";
 export type { TokenizerFiles } from "./io/onnx-export/tokenizer-files.js";
 export { loadTrainingState, OPTIMIZER_FILE, saveTrainingState, TRAINER_STATE_FILE, type TrainingState } from "./io/training-state.js";
+export { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadLoraAdapter, saveLoraAdapter } from "./lora/peft-adapter.js";

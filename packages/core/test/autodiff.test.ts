@@ -28,8 +28,8 @@ import {
 
 // Every op kind with a gradient rule, and every op name, listed here so the table below can be
 // checked against them; the type assertions fail typecheck if ops.ts grows an op not listed.
-const KINDS = ["unary", "binary", "compare", "where", "cast", "matmul", "matmulNBits", "reduce", "softmax", "gather", "scatterAdd", "reshape", "transpose", "slice", "concat", "broadcastTo"] as const;
-const UNARY = ["neg", "exp", "log", "tanh", "erf", "sqrt", "rsqrt", "abs"] as const;
+const KINDS = ["range", "unary", "binary", "compare", "where", "cast", "matmul", "matmulNBits", "reduce", "softmax", "gather", "scatterAdd", "takeAlong", "scatterAlong", "reshape", "transpose", "slice", "concat", "broadcastTo"] as const;
+const UNARY = ["neg", "exp", "log", "tanh", "erf", "sqrt", "rsqrt", "abs", "cos", "sin"] as const;
 const BINARY = ["add", "sub", "mul", "div", "pow", "max", "min"] as const;
 const COMPARE = ["less", "lessOrEqual", "greater", "greaterOrEqual", "equal"] as const;
 const REDUCE = ["sum", "max"] as const;
@@ -64,12 +64,23 @@ const randomTensor = (random: Random, spec: InputSpec): Float64Tensor => {
 const ints = (shape: Shape, values: number[]) => HostTensor.int32(shape, values);
 
 const CASES: Case[] = [
-  ...(["neg", "exp", "tanh", "erf", "abs"] as const).map(
+  ...(["neg", "exp", "tanh", "erf", "abs", "cos", "sin"] as const).map(
     (op): Case => ({ name: `unary ${op}`, inputs: { x: { shape: [2, 3] } }, build: (_b, { x }) => x![op]() }),
   ),
   ...(["log", "sqrt", "rsqrt"] as const).map(
     (op): Case => ({ name: `unary ${op}`, inputs: { x: { shape: [2, 3], draw: "positive" } }, build: (_b, { x }) => x![op]() }),
   ),
+  {
+    // RoPE's angles: cos and sin of the same values, over several periods.
+    name: "unary cos and sin of angles in [-6, 6], multiplied",
+    inputs: { x: { shape: [2, 5] } },
+    build: (_b, { x }) => x!.mul(3).cos().mul(x!.mul(3).sin()),
+  },
+  {
+    name: "range (an int64 constant: no gradient of its own) scaling x",
+    inputs: { x: { shape: [2, 3] } },
+    build: (b, { x }) => x!.mul(b.range(1, 4).cast("float32")).sin(),
+  },
   { name: "binary add [2,3] + [3]", inputs: { a: { shape: [2, 3] }, b: { shape: [3] } }, build: (_b, { a, b }) => a!.add(b!) },
   { name: "binary sub [2,1,3] - [4,1]", inputs: { a: { shape: [2, 1, 3] }, b: { shape: [4, 1] } }, build: (_b, { a, b }) => a!.sub(b!) },
   { name: "binary mul [3] * [2,3]", inputs: { a: { shape: [3] }, b: { shape: [2, 3] } }, build: (_b, { a, b }) => a!.mul(b!) },
@@ -126,6 +137,16 @@ const CASES: Case[] = [
     name: "gather with duplicate and negative indices",
     inputs: { table: { shape: [5, 3] } },
     build: (b, { table }) => table!.gather(b.constant(ints([2, 3], [1, 4, 1, -1, 0, 1]))).tanh(),
+  },
+  {
+    name: "takeAlong with duplicate and negative indices",
+    inputs: { logits: { shape: [2, 3, 5] } },
+    build: (b, { logits }) => logits!.takeAlong(b.constant(ints([2, 3, 2], [0, 4, 1, 1, -1, 2, 3, 3, 0, 2, 4, -5]))).tanh(),
+  },
+  {
+    name: "scatterAlong with duplicate indices",
+    inputs: { updates: { shape: [2, 3] } },
+    build: (b, { updates }) => b.scatterAlong(b.constant(ints([2, 3], [1, 1, 3, 0, 2, 0])), updates!, 4).tanh(),
   },
   {
     name: "scatterAdd with duplicate indices",

@@ -1,7 +1,7 @@
 // Gemma 2's configurations: parameter counts of the released sizes (the figures in the
 // technical report, recomputed from the tensor list), config.json parsing and its errors.
 import { describe, expect, it } from "vitest";
-import { configFromHf, configToHf, InvalidConfigError, parameterCount, parameterSpecs, PRESETS, presetConfig } from "../src/index.js";
+import { configFromHf, configToHf, InvalidConfigError, LimitExceededError, LOADER_LIMITS, parameterCount, parameterSpecs, PRESETS, presetConfig } from "../src/index.js";
 
 describe("Gemma 2 configs", () => {
   it("counts the released models' parameters exactly", () => {
@@ -34,6 +34,19 @@ describe("Gemma 2 configs", () => {
   it("accepts rope_parameters as transformers v5 writes it", () => {
     const json = { ...configToHf(presetConfig("gemma2-tiny")), rope_theta: undefined, rope_parameters: { rope_type: "default", rope_theta: 500 } };
     expect(configFromHf(json).ropeTheta).toBe(500);
+  });
+
+  it("refuses a size beyond LOADER_LIMITS before building anything from it, naming field, value and limit", () => {
+    const json = { ...configToHf(presetConfig("gemma2-tiny")), num_hidden_layers: 2 ** 31 - 1, layer_types: undefined };
+    let error: unknown;
+    try {
+      configFromHf(json, "x/config.json");
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(LimitExceededError);
+    expect(error).toMatchObject({ code: "LIMIT_EXCEEDED", field: "num_hidden_layers", value: 2 ** 31 - 1, limit: LOADER_LIMITS.layers.max });
+    expect((error as Error).message).toMatch(/^num_hidden_layers is 2147483647 in x\/config\.json, above the limit of 1024 \(/);
   });
 
   it("names the field at fault", () => {

@@ -147,6 +147,15 @@ describe("logits processors", () => {
     }
   });
 
+  it("samples greedily at temperatures too small to divide by (no NaN from logits / 1e-200)", () => {
+    const logits = Float32Array.from([0.5, 3, -1, 2.9, 0]);
+    for (const temperature of [1e-200, 1e-38, 1e-6]) {
+      const sampled = new Sampler({ temperature, seed: 1 }).sample(logits);
+      expect(sampled.token, String(temperature)).toBe(1);
+      expect(Number.isFinite(sampled.logprob)).toBe(true);
+    }
+  });
+
   it("samples in proportion to softmax(logits / T), closely enough to tell T = 0.7 from T = 0.8", () => {
     const logits = Float32Array.from([0, 1, 2, 3]);
     const n = 50_000;

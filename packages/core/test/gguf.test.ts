@@ -28,6 +28,7 @@ import {
   ggufTensorName,
   quantizeQ8_0,
   readGguf,
+  readGgufConfig,
   synthesizeVocabulary,
   writeGguf,
   type GgufHeader,
@@ -147,6 +148,14 @@ describe("GGUF round trips", () => {
     expect(metadata.get("general.architecture")).toBe("gemma2");
     expect(metadata.get("general.file_type")).toBe(0);
     expect(metadata.get("tokenizer.ggml.add_space_prefix")).toBe(false);
+  });
+
+  it("readGgufConfig reads the config and metadata from the header alone, as readGguf does", async () => {
+    const path = await exported("f32");
+    const full = await readGguf(path);
+    const { config: fromHeader, metadata } = await readGgufConfig(path);
+    expect(fromHeader).toEqual(full.config);
+    expect(metadata).toEqual(full.metadata);
   });
 
   it("f16: 2-D weights rounded once to binary16, norms kept in f32", async () => {

@@ -99,11 +99,11 @@ const POSITIVE = [1.5, 2, 0.25, 3, 1, 4]; // [2, 3]
 // The comparison table: one row per op (or small group of ops), every IR op kind covered.
 const CASES: Case[] = [
   {
-    name: "unary",
+    name: "unary, and range",
     build: (b) => {
       const x = b.input("x", "float32", [4]);
       const p = b.input("p", "float32", [4]);
-      return { neg: x.neg(), exp: x.exp(), tanh: x.tanh(), erf: x.erf(), abs: x.abs(), log: p.log(), sqrt: p.sqrt(), rsqrt: p.rsqrt() };
+      return { neg: x.neg(), exp: x.exp(), tanh: x.tanh(), erf: x.erf(), abs: x.abs(), cos: x.cos(), sin: x.sin(), log: p.log(), sqrt: p.sqrt(), rsqrt: p.rsqrt(), range: b.range(2, 5) };
     },
     inputs: { x: HostTensor.float32([4], X), p: HostTensor.float32([4], P) },
     expected: {
@@ -112,9 +112,12 @@ const CASES: Case[] = [
       tanh: { shape: [4], values: map(X, Math.tanh) },
       erf: { shape: [4], values: map(X, (v) => ERF[v]!) },
       abs: { shape: [4], values: map(X, Math.abs) },
+      cos: { shape: [4], values: map(X, Math.cos) },
+      sin: { shape: [4], values: map(X, Math.sin) },
       log: { shape: [4], values: map(P, Math.log) },
       sqrt: { shape: [4], values: map(P, Math.sqrt) },
       rsqrt: { shape: [4], values: map(P, (v) => 1 / Math.sqrt(v)) },
+      range: { shape: [3], values: [2, 3, 4] },
     },
   },
   {
@@ -312,6 +315,24 @@ const CASES: Case[] = [
     },
   },
   {
+    name: "takeAlong and scatterAlong (entries along the last axis; repeated indices add up)",
+    build: (b) => {
+      const data = b.input("data", "float32", [2, 4]);
+      const ids = b.input("ids", "int64", [2, 3]);
+      const updates = b.input("updates", "float32", [2, 3]);
+      return { taken: data.takeAlong(ids), scattered: b.scatterAlong(ids, updates, 4) };
+    },
+    inputs: {
+      data: HostTensor.float32([2, 4], [0, 1, 2, 3, 10, 11, 12, 13]),
+      ids: HostTensor.int64([2, 3], [3, 0, 3, -1, 1, 2]),
+      updates: HostTensor.float32([2, 3], [1, 2, 4, 8, 16, 32]),
+    },
+    expected: {
+      taken: { shape: [2, 3], values: [3, 0, 3, 13, 11, 12] },
+      scattered: { shape: [2, 4], values: [2, 0, 0, 5, 0, 16, 32, 8] },
+    },
+  },
+  {
     name: "scatterAdd (repeated indices add up)",
     build: (b) => {
       const ids32 = b.input("ids32", "int32", [3]);
@@ -359,6 +380,7 @@ const CASES: Case[] = [
 const ALL_KINDS: Readonly<Record<OpKind, true>> = {
   input: true,
   constant: true,
+  range: true,
   unary: true,
   binary: true,
   compare: true,
@@ -370,13 +392,15 @@ const ALL_KINDS: Readonly<Record<OpKind, true>> = {
   softmax: true,
   gather: true,
   scatterAdd: true,
+  takeAlong: true,
+  scatterAlong: true,
   reshape: true,
   transpose: true,
   slice: true,
   concat: true,
   broadcastTo: true,
 };
-const ALL_UNARY: Readonly<Record<UnaryOpName, true>> = { neg: true, exp: true, log: true, tanh: true, erf: true, sqrt: true, rsqrt: true, abs: true };
+const ALL_UNARY: Readonly<Record<UnaryOpName, true>> = { neg: true, exp: true, log: true, tanh: true, erf: true, sqrt: true, rsqrt: true, abs: true, cos: true, sin: true };
 const ALL_BINARY: Readonly<Record<BinaryOpName, true>> = { add: true, sub: true, mul: true, div: true, pow: true, max: true, min: true };
 const ALL_COMPARE: Readonly<Record<CompareOpName, true>> = { less: true, lessOrEqual: true, greater: true, greaterOrEqual: true, equal: true };
 const ALL_REDUCE: Readonly<Record<ReduceOpName, true>> = { sum: true, max: true };

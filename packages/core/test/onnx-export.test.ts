@@ -10,15 +10,16 @@ import { trainBpe } from "@gemma-ts/tokenizer";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  AdamW,
   ConfigMismatchError,
   Gemma2Model,
   KVCache,
-  LanguageModelStep,
+  languageModelBatch,
+  languageModeling,
   presetConfig,
   initParams,
   tokenBatch,
   train,
+  Trainer,
   warmupCosine,
   type Gemma2Config,
   type Gemma2Params,
@@ -209,19 +210,22 @@ describe("transformers.js on the exported folder", () => {
     // A brief training, so that greedy continuations depend on the prompt (not one repeated token).
     const tokens = Int32Array.from(texts.flatMap((text) => Array.from(tokenizer.encode(text).ids)));
     const shape = { batchSize: 8, sequenceLength: 32 };
-    params = initParams(config, 1);
-    const step = new LanguageModelStep(config, new OnnxBackend({ intraOpThreads: 2 }), shape);
+    const trainer = new Trainer({
+      config,
+      backend: new OnnxBackend({ intraOpThreads: 2 }),
+      params: initParams(config, 1),
+      objective: languageModeling(),
+      optimizer: { noDecay: (name) => name.endsWith("norm.weight"), maxGradNorm: 1 },
+    });
     const steps = 600;
     await train({
-      params,
+      trainer,
       steps,
-      maxGradNorm: 1,
-      optimizer: new AdamW({ noDecay: (name) => name.endsWith("norm.weight") }),
       schedule: warmupCosine({ maxLr: 1e-2, warmupSteps: 20, totalSteps: steps }),
-      batch: (index) => tokenBatch(tokens, { ...shape, seed: 2 }, index),
-      step: (p, batch) => step.run(p, batch),
+      batch: (index) => languageModelBatch(tokenBatch(tokens, { ...shape, seed: 2 }, index)),
     });
-    await step.dispose();
+    params = await trainer.read();
+    await trainer.dispose();
     tokenizerIds = prompts.map((prompt) => Array.from(tokenizer.encode(prompt).ids));
     dir = join(folder, "trained");
     await exportOnnxFolder(dir, config, params, { tokenizerFiles: { tokenizerJson: trained.toJsonString() } });

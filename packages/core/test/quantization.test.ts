@@ -4,25 +4,20 @@
 // and greedy decoding of a briefly trained model, quantized, against float32 on 20 prompts.
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  AdamW,
   dequantizeMatrix,
   Gemma2Model,
   HostTensor,
-  initParams,
   KVCache,
-  LanguageModelStep,
   presetConfig,
   quantizeMatrix,
   ReferenceBackend,
   Random,
-  tokenBatch,
-  train,
-  warmupCosine,
   type Gemma2Params,
 } from "../src/index.js";
 import { dequantizeQ8_0, OnnxBackend, quantizeQ8_0 } from "../src/node.js";
 import { randomModel, sampleIds } from "./support/random-model.js";
 import { sotuTokens } from "./support/sotu-tokens.js";
+import { trainedParams } from "./support/trained-model.js";
 
 function randomMatrix(rows: number, cols: number, seed: number): HostTensor<"float32"> {
   const random = new Random(seed);
@@ -109,19 +104,7 @@ describe("greedy decoding of a trained model, quantized", () => {
 
   beforeAll(async () => {
     const tokens = await sotuTokens(config.vocabSize);
-    params = initParams(config, 5);
-    const shape = { batchSize: 8, sequenceLength: 64 };
-    const step = new LanguageModelStep(config, new OnnxBackend({ intraOpThreads: 2 }), shape);
-    await train({
-      params,
-      optimizer: new AdamW({ weightDecay: 0.01 }),
-      schedule: warmupCosine({ maxLr: 3e-3, warmupSteps: 30, totalSteps: 600 }),
-      batch: (index) => tokenBatch(tokens.train, { ...shape, seed: 5 }, index),
-      step: (p, batch) => step.run(p, batch),
-      steps: 600,
-      maxGradNorm: 1,
-    });
-    await step.dispose();
+    params = await trainedParams(config, tokens.train, { steps: 600, seed: 5 });
     prompts = Array.from({ length: 20 }, (_, i) => [2, ...tokens.heldOut.slice(i * 500, i * 500 + 12)]);
   }, 300_000);
 

@@ -3,7 +3,7 @@
 // distribution (a model that learnt token frequencies and nothing of context), and two runs with
 // the same seed produce bitwise-identical loss sequences.
 import { beforeAll, describe, expect, it } from "vitest";
-import { AdamW, initParams, LanguageModelStep, presetConfig, tokenBatch, train, warmupCosine } from "../src/index.js";
+import { initParams, languageModelBatch, languageModeling, presetConfig, tokenBatch, Trainer, train, warmupCosine } from "../src/index.js";
 import { OnnxBackend } from "../src/node.js";
 import { sotuTokens } from "./support/sotu-tokens.js";
 
@@ -38,25 +38,27 @@ function unigramHeldOutLoss(): number {
 }
 
 async function run(steps: number, seed: number) {
-  const params = initParams(config, seed);
-  const step = new LanguageModelStep(config, new OnnxBackend({ intraOpThreads: 2 }), shape);
+  const trainer = new Trainer({
+    config,
+    backend: new OnnxBackend({ intraOpThreads: 2 }),
+    params: initParams(config, seed),
+    objective: languageModeling(),
+    optimizer: { weightDecay: 0.01, noDecay: (name) => name.endsWith("norm.weight"), maxGradNorm: 1 },
+  });
   const heldOut = async () => {
     let total = 0;
-    for (let i = 0; i < HELD_OUT_BATCHES; i++) total += (await step.run(params, heldOutBatch(i))).loss;
+    for (let i = 0; i < HELD_OUT_BATCHES; i++) total += (await trainer.evaluate(languageModelBatch(heldOutBatch(i)))).loss;
     return total / HELD_OUT_BATCHES;
   };
   const before = await heldOut();
   const losses = await train({
-    params,
-    optimizer: new AdamW({ weightDecay: 0.01, noDecay: (name) => name.endsWith("norm.weight") }),
+    trainer,
     schedule: warmupCosine({ maxLr: 3e-3, warmupSteps: 20, totalSteps: steps }),
-    batch: (index) => tokenBatch(tokens.train, { ...shape, seed }, index),
-    step: (p, batch) => step.run(p, batch),
+    batch: (index) => languageModelBatch(tokenBatch(tokens.train, { ...shape, seed }, index)),
     steps,
-    maxGradNorm: 1,
   });
   const after = await heldOut();
-  await step.dispose();
+  await trainer.dispose();
   return { before, after, losses };
 }
 

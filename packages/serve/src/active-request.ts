@@ -1,12 +1,12 @@
-// One request inside the engine: its sampler (own seeded RNG, so its tokens depend only on its own
-// logits), penalty counts, text stream, JSON constraint, and the channel its chunks go out on.
-// The scheduler hands it a row of logits per step; `take` samples a token, turns it into a chunk
-// and says whether the request has finished.
-import { Sampler } from "@gemma-ts/core";
+// One request inside the engine: what the decoder runs for it (prompt, budget, sampling with its
+// own seed, stop tokens, the JSON constraint), its text stream, and the channel its chunks go out
+// on. The scheduler hands it what the decoder sampled for it each step; `take` turns that into a
+// chunk and says whether the request has finished.
+import type { FinishReason, SampledToken, SequenceRequest } from "@gemma-ts/core";
 import { ChunkChannel } from "./chunk-channel.js";
 import type { JsonConstraint } from "./json-constraint.js";
-import { tokenLogprob } from "./logprobs.js";
 import { TextStream } from "./text-stream.js";
+import { JsonTokenConstraint } from "./token-constraint.js";
 import type { Completion, CompletionChunk, CompletionRequest, CompletionUsage, TokenLogprob } from "./types.js";
 import type { TokenVocabulary } from "./vocabulary.js";
 
@@ -23,21 +23,17 @@ export interface ActiveRequestOptions {
 
 export class ActiveRequest {
   readonly promptIds: readonly number[];
-  readonly maxTokens: number;
-  readonly generated: number[] = [];
+  /** What the decoder runs for this request. */
+  readonly sequence: SequenceRequest;
   /** Prompt tokens found in the row's cache. */
   cachedTokens = 0;
-  /** The last sampled token: the input of the next decode step. */
-  lastToken = -1;
   /** Finished, failed or aborted: no more chunks. */
   ended = false;
   readonly completion: Completion;
 
-  private readonly sampler: Sampler;
-  private readonly counts = new Map<number, number>();
+  private completionTokens = 0;
   private readonly stopTokens: ReadonlySet<number>;
   private readonly text: TextStream;
-  private readonly constraint: JsonConstraint | undefined;
   private readonly vocabulary: TokenVocabulary;
   private readonly topLogprobs: number | undefined;
   private readonly channel: ChunkChannel<CompletionChunk>;
@@ -46,18 +42,21 @@ export class ActiveRequest {
   private pendingLogprobs: TokenLogprob[] = [];
 
   constructor(options: ActiveRequestOptions) {
-    const { request } = options;
+    const { request, constraint } = options;
     this.promptIds = [...request.promptIds]; // the caller may reuse its array
-    this.maxTokens = options.maxTokens;
-    // topLogprobs is computed here from the raw logits, so the sampler never sorts the vocabulary.
     // Without a seed each request draws its own, as OpenAI's API does; with one, it is reproducible.
     const seed = request.sampling?.seed ?? Math.floor(Math.random() * 2 ** 32);
-    this.sampler = new Sampler({ ...request.sampling, seed, topLogprobs: 0 });
-    for (const id of request.promptIds) this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
+    this.sequence = {
+      promptIds: this.promptIds,
+      maxNewTokens: options.maxTokens,
+      sampling: { ...request.sampling, seed },
+      stopTokens: options.stopTokens,
+      topLogprobs: request.topLogprobs ?? 0,
+      constraint: constraint && new JsonTokenConstraint(constraint, options.stopTokens),
+    };
     this.stopTokens = new Set(options.stopTokens);
-    this.constraint = options.constraint;
     // Stop strings could cut constrained JSON short, so they only apply to free text.
-    this.text = new TextStream(options.vocabulary, this.constraint ? [] : (request.stop ?? []));
+    this.text = new TextStream(options.vocabulary, constraint ? [] : (request.stop ?? []));
     this.vocabulary = options.vocabulary;
     this.topLogprobs = request.topLogprobs;
     this.channel = new ChunkChannel(options.onReaderGone);
@@ -67,38 +66,23 @@ export class ActiveRequest {
     this.completion = { chunks: this.channel, usage };
   }
 
-  /** Samples the next token from its row of logits and emits it; true when the request is done. */
-  take(logits: Float32Array): boolean {
-    let row = logits;
-    if (this.constraint) {
-      const masked = this.masked(logits);
-      if (!masked) {
-        // Complete JSON that nothing may extend and no stop token to end it with (a top-level
-        // number at its digit limit, say): end here.
-        this.emit(this.text.finish(), "stop");
-        this.finish();
-        return true;
-      }
-      row = masked;
-    }
-    const sampled = this.sampler.sample(row, this.counts);
-    const token = sampled.token;
-    this.generated.push(token);
-    this.counts.set(token, (this.counts.get(token) ?? 0) + 1);
-    this.lastToken = token;
-    this.pendingIds.push(token);
-    if (this.topLogprobs !== undefined) this.pendingLogprobs.push(tokenLogprob(logits, token, this.topLogprobs, this.vocabulary));
-
-    let finishReason: CompletionChunk["finishReason"];
+  /**
+   * Emits what the decoder sampled for this request: a token, and why the sequence ended if it
+   * did (a constraint may end it without a token). A stop string ends it too. True when done.
+   */
+  take(step: { token?: SampledToken; finishReason?: FinishReason }): boolean {
+    let finishReason = step.finishReason;
     let text = "";
-    if (this.stopTokens.has(token)) {
-      finishReason = "stop";
-    } else {
-      this.constraint?.accept(token);
-      text = this.text.push(token);
-      if (this.text.stopped || this.constraint?.done) finishReason = "stop";
+    if (step.token) {
+      const { token } = step.token;
+      this.completionTokens++;
+      this.pendingIds.push(token);
+      if (this.topLogprobs !== undefined) this.pendingLogprobs.push(this.logprob(step.token));
+      if (!this.stopTokens.has(token)) {
+        text = this.text.push(token);
+        if (this.text.stopped) finishReason = "stop";
+      }
     }
-    if (!finishReason && this.generated.length >= this.maxTokens) finishReason = "length";
     if (finishReason) text += this.text.finish();
     if (text.length > 0 || finishReason) this.emit(text, finishReason);
     if (finishReason) this.finish();
@@ -114,22 +98,13 @@ export class ActiveRequest {
   }
 
   get usage(): CompletionUsage {
-    return { promptTokens: this.promptIds.length, completionTokens: this.generated.length, cachedTokens: this.cachedTokens };
+    return { promptTokens: this.promptIds.length, completionTokens: this.completionTokens, cachedTokens: this.cachedTokens };
   }
 
-  /** The logits with every token the JSON constraint rules out at -Infinity; undefined if it allows none. */
-  private masked(logits: Float32Array): Float32Array | undefined {
-    const constraint = this.constraint!;
-    const allowed = constraint.allowedTokens(this.maxTokens - this.generated.length);
-    const stops = constraint.canEnd ? [...this.stopTokens].filter((id) => id < logits.length) : [];
-    if (allowed.length + stops.length === 0) {
-      if (constraint.canEnd) return undefined;
-      throw new Error("the JSON constraint allows no token"); // the budget rule rules this out
-    }
-    const out = new Float32Array(logits.length).fill(Number.NEGATIVE_INFINITY);
-    for (const id of allowed) out[id] = logits[id]!;
-    for (const id of stops) out[id] = logits[id]!;
-    return out;
+  /** The sampled token's log-probability and the top alternatives, as text. */
+  private logprob(sampled: SampledToken): TokenLogprob {
+    const entry = ({ token, logprob }: { token: number; logprob: number }) => ({ ...this.vocabulary.display(token), logprob });
+    return { ...entry(sampled), topLogprobs: (sampled.topLogprobs ?? []).map(entry) };
   }
 
   private emit(text: string, finishReason: CompletionChunk["finishReason"]): void {

@@ -1,17 +1,18 @@
 // The serving engine: continuous batching over one KV cache of maxBatchSize rows. A scheduler
-// loop runs while there is work: each turn it gives every waiting request a free row, runs one
-// chunk (at most maxPrefillChunk tokens) of each prompt still prefilling, then advances every
-// decoding row by one token. Each of those is a forward pass over a run of neighbouring cache rows
-// (batch-runs.ts), so a burst of equal-length prompts prefills in one pass and decode runs at the
-// size of the busy rows, not the pool. A long prompt is prefilled over several turns, so it cannot
-// stall the streams already decoding. The model compiles one graph for every shape, so chunks and
-// batch sizes cost no compiles. Requests join and leave between steps; a finished or aborted
-// request frees its row at once. The loop yields to the event loop between turns, so an HTTP
-// server stays responsive.
-import { KVCache, type CausalLM } from "@gemma-ts/core";
+// loop runs while there is work: each turn it gives every waiting request a free row (reusing a
+// cached prefix of its prompt, row-pool.ts), runs one chunk (at most maxPrefillChunk tokens) of
+// each prompt still prefilling, then advances every decoding row by one token. The forward passes
+// and the sampling are core's BatchDecoder: passes over runs of neighbouring cache rows, so a burst
+// of equal-length prompts prefills in one pass and decode runs at the size of the busy rows, not
+// the pool; each request samples with its own seeded sampler. What the decoder samples the engine
+// turns into streamed text. A long prompt is prefilled over several turns, so it cannot stall the
+// streams already decoding. The model compiles one graph for every shape, so chunks and batch
+// sizes cost no compiles. Requests join and leave between steps; a finished or aborted request
+// frees its row at once. The loop yields to the event loop between turns, so an HTTP server stays
+// responsive.
+import { BatchDecoder, KVCache, type CausalLM, type RowStep } from "@gemma-ts/core";
 import type { Tokenizer } from "@gemma-ts/tokenizer";
 import { ActiveRequest } from "./active-request.js";
-import { type BatchRun, batchRuns } from "./batch-runs.js";
 import {
   EngineClosedError,
   EngineFailureError,
@@ -21,7 +22,7 @@ import {
   RequestAbortedError,
 } from "./errors.js";
 import { ConstraintGrammar, JsonConstraint } from "./json-constraint.js";
-import { compileSchema } from "./json-schema.js";
+import { checkSchemaDocument, compileSchema } from "./json-schema.js";
 import { RowPool } from "./row-pool.js";
 import type { Completion, CompletionRequest, EngineOptions, EngineStats } from "./types.js";
 import { validateRequest } from "./validate-request.js";
@@ -37,13 +38,15 @@ export class Engine {
   readonly vocabulary: TokenVocabulary;
 
   private readonly model: CausalLM;
-  private readonly cache: KVCache;
   private readonly rows: RowPool<ActiveRequest>;
+  private readonly decoder: BatchDecoder;
   private readonly queue: ActiveRequest[] = [];
   private readonly maxQueueSize: number;
   private readonly defaultStopTokens: readonly number[];
   private readonly grammars = new Map<string, ConstraintGrammar>();
   private loop: Promise<void> | undefined;
+  /** clearPrefixCache() was called while the scheduler ran: done between its forward passes. */
+  private clearRequested = false;
   private closed = false;
 
   constructor(options: EngineOptions) {
@@ -62,8 +65,9 @@ export class Engine {
     if (this.maxQueueSize !== Number.POSITIVE_INFINITY) option("maxQueueSize", this.maxQueueSize, 0, Number.MAX_SAFE_INTEGER);
     this.model = model;
     this.vocabulary = new TokenVocabulary(tokenizer, model.config.vocabSize);
-    this.cache = new KVCache(model.config, { batchSize: this.maxBatchSize, capacity: this.contextLength });
-    this.rows = new RowPool(this.cache);
+    const cache = new KVCache(model.config, { batchSize: this.maxBatchSize, capacity: this.contextLength });
+    this.rows = new RowPool(cache);
+    this.decoder = new BatchDecoder(model, cache);
     this.defaultStopTokens = defaultStops(tokenizer);
   }
 
@@ -106,7 +110,10 @@ export class Engine {
 
   /** Forgets the prompts cached in idle rows: the next requests prefill from scratch. */
   clearPrefixCache(): void {
-    this.rows.clear();
+    // A row freed during a forward pass (its request aborted) still gets that pass's ids: while
+    // the scheduler runs, it clears between passes.
+    if (this.loop) this.clearRequested = true;
+    else this.rows.clear();
   }
 
   /**
@@ -130,7 +137,7 @@ export class Engine {
     if (request.ended) return;
     const queued = this.queue.indexOf(request);
     if (queued >= 0) this.queue.splice(queued, 1);
-    for (let row = 0; row < this.rows.size; row++) if (this.rows.owner(row) === request) this.rows.release(row);
+    for (let row = 0; row < this.rows.size; row++) if (this.rows.owner(row) === request) this.release(row);
     request.fail(error);
   }
 
@@ -144,6 +151,8 @@ export class Engine {
     } else if (format.type !== "json_object") {
       throw new InvalidRequestError("responseFormat.type", `expected json_object or json_schema, got ${JSON.stringify((format as { type: unknown }).type)}`);
     }
+    // Bounded before anything walks it (JSON.stringify recurses): a typed error, not a stack overflow.
+    if (schema !== undefined) checkSchemaDocument(schema);
     const key = schema === undefined ? "" : JSON.stringify(schema);
     let grammar = this.grammars.get(key);
     if (grammar) {
@@ -170,137 +179,70 @@ export class Engine {
       // Start on a later tick, so `this.loop` is set before the loop can find no work and end.
       await nextTick();
       for (;;) {
+        this.clearIfRequested();
         while (this.queue.length > 0 && this.rows.hasFree()) this.admit(this.queue.shift()!);
-        await this.prefillStep();
-        if (this.rows.busy > 0) await this.decodeStep();
+        this.deliver(await this.decoder.prefill(this.maxPrefillChunk));
+        if (this.decoder.active > 0) this.deliver(await this.decoder.decode());
         if (this.queue.length === 0 && this.rows.busy === 0) break;
         await nextTick();
       }
     } catch (error) {
-      // Model failures are handled per step; anything else is a bug: fail every request rather than hang.
+      // Model failures are reported per row; anything else is a bug: fail every request rather than hang.
       const failure = new EngineFailureError(error);
       for (const request of this.queue.splice(0)) request.fail(failure);
       for (let row = 0; row < this.rows.size; row++) {
         const owner = this.rows.owner(row);
         if (owner) this.fail(owner, row, failure);
+        this.decoder.end(row);
         this.rows.forget(row);
       }
     } finally {
       this.loop = undefined;
+      this.clearIfRequested();
     }
   }
 
   /** Takes a row for `request`; the prefix its cache already holds is reused. */
   private admit(request: ActiveRequest): void {
-    const { reused } = this.rows.acquire(request.promptIds, request);
+    const { row, reused } = this.rows.acquire(request.promptIds, request);
     request.cachedTokens = reused;
+    this.decoder.start(row, request.sequence);
   }
 
   /**
-   * One chunk of every prompt still prefilling (its row's cache holds the prompt's first tokens);
-   * a request whose prompt is complete samples its first token. Chunks of equal length on nearby
-   * rows share a forward pass, so a burst of arrivals costs one pass rather than one each.
+   * Hands each request what a decoder step sampled for it. Every row the step fed records its ids
+   * for prefix reuse, including a row whose request was aborted during the step.
    */
-  private async prefillStep(): Promise<void> {
-    const byLength = new Map<number, Map<number, Feed>>();
-    for (let row = 0; row < this.rows.size; row++) {
-      const request = this.rows.owner(row);
-      if (!request || request.ended || request.lastToken >= 0) continue;
-      const done = this.cache.lengths[row]!;
-      const ids = request.promptIds.slice(done, done + this.maxPrefillChunk);
-      const group = byLength.get(ids.length) ?? new Map<number, Feed>();
-      group.set(row, { request, ids });
-      byLength.set(ids.length, group);
-    }
-    for (const group of byLength.values()) {
-      for (const run of batchRuns([...group.keys()])) {
-        const logits = await this.forwardRun(run, group);
-        for (const [row, rowLogits] of logits) {
-          const { request } = group.get(row)!;
-          // Aborted while prefilling: the row is free already, and keeps the prefix computed so far.
-          if (request.ended || this.rows.owner(row) !== request) continue;
-          if (this.cache.lengths[row] === request.promptIds.length) this.sample(request, row, rowLogits);
-        }
+  private deliver(steps: readonly RowStep[]): void {
+    for (const step of steps) {
+      const request = this.rows.owner(step.row);
+      if (step.error !== undefined) {
+        this.rows.forget(step.row);
+        if (request) this.fail(request, step.row, new EngineFailureError(step.error));
+        continue;
       }
+      this.rows.appended(step.row, step.fed);
+      if (!request || (step.token === undefined && step.finishReason === undefined)) continue;
+      if (request.take(step)) this.release(step.row);
     }
   }
 
-  /** One decode step: every decoding row feeds its last token, nearby rows in one forward pass. */
-  private async decodeStep(): Promise<void> {
-    const feeds = new Map<number, Feed>();
-    for (let row = 0; row < this.rows.size; row++) {
-      const request = this.rows.owner(row);
-      if (request !== undefined && !request.ended && request.lastToken >= 0) feeds.set(row, { request, ids: [request.lastToken] });
-    }
-    for (const run of batchRuns([...feeds.keys()])) {
-      const logits = await this.forwardRun(run, feeds);
-      for (const [row, rowLogits] of logits) {
-        const { request } = feeds.get(row)!;
-        // Aborted during the step: its row is free already (the cache still got this token).
-        if (request.ended || this.rows.owner(row) !== request) continue;
-        this.sample(request, row, rowLogits);
-      }
-    }
+  private clearIfRequested(): void {
+    if (!this.clearRequested) return;
+    this.clearRequested = false;
+    this.rows.clear();
   }
 
-  /**
-   * One forward pass over the cache rows of `run`: its members feed their ids (all of one
-   * length), the other rows ride along inactive. Returns each member's logits at its last new
-   * position; on a model failure the members fail and nothing is returned.
-   */
-  private async forwardRun(run: BatchRun, feeds: ReadonlyMap<number, Feed>): Promise<Map<number, Float32Array>> {
-    const length = feeds.get(run.members[0]!)!.ids.length;
-    const idle = new Array<number>(length).fill(0);
-    const ids: (readonly number[])[] = [];
-    const active: boolean[] = [];
-    for (let row = run.first; row < run.first + run.count; row++) {
-      const feed = feeds.get(row);
-      ids.push(feed?.ids ?? idle);
-      active.push(feed !== undefined);
-    }
-    this.rows.writingTo(run.members);
-    let logits: Float32Array;
-    try {
-      const cache = this.cache.rows(run.count, run.first);
-      logits = (await this.model.forward(ids, cache, run.count === 1 ? {} : { active })).data;
-    } catch (error) {
-      for (const row of run.members) {
-        this.rows.forget(row);
-        this.fail(feeds.get(row)!.request, row, new EngineFailureError(error));
-      }
-      return new Map();
-    }
-    const vocabSize = this.model.config.vocabSize;
-    const out = new Map<number, Float32Array>();
-    for (const row of run.members) {
-      this.rows.appended(row, feeds.get(row)!.ids);
-      const end = (row - run.first + 1) * length * vocabSize;
-      out.set(row, logits.subarray(end - vocabSize, end));
-    }
-    return out;
-  }
-
-  private sample(request: ActiveRequest, row: number, logits: Float32Array): void {
-    let finished: boolean;
-    try {
-      finished = request.take(logits);
-    } catch (error) {
-      this.fail(request, row, new EngineFailureError(error));
-      return;
-    }
-    if (finished) this.rows.release(row);
+  /** Frees a row: its sequence steps no more, its cached ids stay for reuse. */
+  private release(row: number): void {
+    this.rows.release(row);
+    this.decoder.end(row);
   }
 
   private fail(request: ActiveRequest, row: number, error: unknown): void {
-    if (this.rows.owner(row) === request) this.rows.release(row);
+    if (this.rows.owner(row) === request) this.release(row);
     request.fail(error);
   }
-}
-
-/** What one row feeds a forward pass. */
-interface Feed {
-  request: ActiveRequest;
-  ids: readonly number[];
 }
 
 function nextTick(): Promise<void> {

@@ -27,7 +27,7 @@ export {
 } from "./errors.js";
 export { TextStream } from "./text-stream.js";
 export { TokenVocabulary } from "./vocabulary.js";
-export { compileSchema, type CompiledSchema, type SchemaNode } from "./json-schema.js";
+export { checkSchemaDocument, compileSchema, SCHEMA_LIMITS, type CompiledSchema, type SchemaNode } from "./json-schema.js";
 export { ConstraintGrammar, JsonConstraint } from "./json-constraint.js";
 export { chatPromptIds, toGemmaTurns, type ChatMessageInput } from "./chat-prompt.js";
 export { completionPromptIds } from "./completion-prompt.js";

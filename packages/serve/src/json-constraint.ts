@@ -147,21 +147,23 @@ function checkSpellable(schema: CompiledSchema, vocabulary: TokenVocabulary): vo
   const single = vocabulary.singleBytes();
   const needed = new Set<number>(new TextEncoder().encode('{}[],:"0n'));
   if ([...single].some((byte) => byte >= 0xc2)) for (const byte of [0x80, 0x90, 0xa0]) needed.add(byte);
-  const visit = (node: SchemaNode, seen: Set<SchemaNode>): void => {
-    if (seen.has(node)) return;
+  // A work list rather than recursion: the walk's depth is the schema's, which the request sets.
+  const seen = new Set<SchemaNode>();
+  const pending: SchemaNode[] = [schema.root];
+  for (let node = pending.pop(); node; node = pending.pop()) {
+    if (seen.has(node)) continue;
     seen.add(node);
     for (const byte of node.shortest) needed.add(byte);
     if (node.kind === "object") {
       for (const property of node.properties) {
         for (const byte of property.key) needed.add(byte);
-        visit(property.value, seen);
+        pending.push(property.value);
       }
-      if (node.free) visit(node.free, seen);
-    } else if (node.kind === "array") visit(node.items, seen);
+      if (node.free) pending.push(node.free);
+    } else if (node.kind === "array") pending.push(node.items);
     else if (node.kind === "literal") for (const value of node.values) for (const byte of value) needed.add(byte);
-    else if (node.kind === "union") for (const option of node.options) visit(option, seen);
-  };
-  visit(schema.root, new Set());
+    else if (node.kind === "union") pending.push(...node.options);
+  }
   for (const byte of needed) {
     if (!single.has(byte)) {
       throw new UnsupportedSchemaError("", `the vocabulary has no one-byte token for byte 0x${byte.toString(16)}, which completing this JSON may need`);

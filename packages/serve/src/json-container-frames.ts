@@ -79,6 +79,7 @@ class ObjectFrame implements Frame {
   readonly cost: number;
   readonly complete = false;
   readonly finished: boolean;
+  private afterChild: number | undefined;
 
   private constructor(
     private readonly schema: CompiledSchema,
@@ -137,7 +138,7 @@ class ObjectFrame implements Frame {
 
   /** A key can still be written after a comma. */
   private canAddKey(): boolean {
-    return this.free ? this.node.free !== null : this.unused().length > 0;
+    return this.free ? this.node.free !== null : this.used.includes("0");
   }
 
   /** The value schema of the property being written. */
@@ -212,25 +213,47 @@ class ObjectFrame implements Frame {
   /** After a comma with nothing required left, some key must still be written: the cheapest. */
   private cheapestKey(): number[] {
     if (this.free) return [QUOTE, QUOTE, COLON, ...this.node.free!.shortest];
-    let best: number[] | undefined;
-    for (const i of this.unused()) {
+    const property = this.node.properties[this.cheapestUnused().index]!;
+    return [...property.key, COLON, ...property.value.shortest];
+  }
+
+  /** The unused property whose `"key":shortest` is shortest, and that length. */
+  private cheapestUnused(): { index: number; length: number } {
+    let index = -1;
+    let length = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < this.node.properties.length; i++) {
+      if (this.used[i] === "1") continue;
       const property = this.node.properties[i]!;
-      const text = [...property.key, COLON, ...property.value.shortest];
-      if (!best || text.length < best.length) best = text;
+      const text = property.key.length + 1 + property.value.shortest.length;
+      if (text < length) [index, length] = [i, text];
     }
-    return best!;
+    return { index, length };
+  }
+
+  /**
+   * Typing a declared key: the matching property that completes the object cheapest, and that
+   * cost. Each is priced from one restCost less its own share (when required), not by spelling
+   * the rest for each: objects may have thousands of properties.
+   */
+  private cheapestAlive(): { index: number; cost: number } {
+    const base = this.restCost(this.used, true);
+    let index = -1;
+    let cost = Number.POSITIVE_INFINITY;
+    for (const i of this.alive) {
+      const property = this.node.properties[i]!;
+      const own = property.required ? 2 + property.key.length + property.value.shortest.length : 0;
+      const total = property.key.length - this.typed + 1 + property.value.shortest.length + base - own;
+      if (total < cost) [index, cost] = [i, total];
+    }
+    return { index, cost };
   }
 
   /** Typing a declared key: the cheapest way on among the keys still matching. */
   private keyCompletion(): number[] {
-    let best: number[] | undefined;
-    for (const i of this.alive) {
-      const property = this.node.properties[i]!;
-      const used = `${this.used.slice(0, i)}1${this.used.slice(i + 1)}`;
-      const text = [...property.key.subarray(this.typed), COLON, ...property.value.shortest, ...this.rest(used, true)];
-      if (!best || text.length < best.length) best = text;
-    }
-    return best!;
+    const i = this.cheapestAlive().index;
+    const property = this.node.properties[i]!;
+    const used = `${this.used.slice(0, i)}1${this.used.slice(i + 1)}`;
+    return [...property.key.subarray(this.typed), COLON, ...property.value.shortest, ...this.rest(used, true)];
   }
 
   closing(): number[] {
@@ -267,13 +290,20 @@ class ObjectFrame implements Frame {
       case "freeKey":
       case "child":
         return 0;
-      default:
-        return this.closing().length; // key, comma: rarer, spelled out
+      case "key":
+        return this.cheapestAlive().cost;
+      case "comma": {
+        if (this.missingRequired(this.used).length > 0) return this.restCost(this.used, false);
+        const key = this.free ? 3 + this.node.free!.shortest.length : this.cheapestUnused().length;
+        return key + 1;
+      }
     }
   }
 
+  /** Every state below this frame asks, once per byte of its value: computed once. */
   get costAfterChild(): number {
-    return this.phase === "freeKey" ? 1 + this.node.free!.shortest.length + 1 : this.restCost(this.used, true);
+    this.afterChild ??= this.phase === "freeKey" ? 1 + this.node.free!.shortest.length + 1 : this.restCost(this.used, true);
+    return this.afterChild;
   }
 
   closingAfterChild(): number[] {

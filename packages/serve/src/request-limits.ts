@@ -30,6 +30,11 @@ export const REQUEST_LIMITS = {
   topLogprobs: { min: 0, max: 20, integer: true },
   /** How many stop strings a request may give; each must be non-empty. */
   stopStrings: { min: 0, max: 16, integer: true },
+  /**
+   * Characters in one stop string: text that may begin one is held back and re-matched with each
+   * token, at a cost that grows with the square of its length (real ones are a few characters).
+   */
+  stopStringLength: { min: 1, max: 512, integer: true },
   /** Choices per HTTP request (OpenAI's `n`); each is one engine request. */
   choices: { min: 1, max: 8, integer: true },
 } as const satisfies Record<string, RequestLimit>;

@@ -9,9 +9,6 @@ export class RowPool<Owner> {
   /** The ids whose keys and values are in each row of the cache, in order. */
   private readonly held: number[][];
   private readonly lastUsed: number[];
-  /** Rows a forward pass is writing now, and those of them to forget once it lands. */
-  private readonly writing: Set<number> = new Set();
-  private readonly stale: Set<number> = new Set();
   private clock = 0;
 
   constructor(private readonly cache: KVCache) {
@@ -86,16 +83,9 @@ export class RowPool<Owner> {
     return length >= current - 1 || current <= this.cache.slots.sliding_attention;
   }
 
-  /** A forward pass is about to append to these rows. */
-  writingTo(rows: readonly number[]): void {
-    for (const row of rows) this.writing.add(row);
-  }
-
   /** Records ids a forward pass appended to a row's cache (whoever holds the row now). */
   appended(row: number, ids: readonly number[]): void {
-    this.writing.delete(row);
-    if (this.stale.delete(row)) this.forget(row);
-    else this.held[row]!.push(...ids);
+    this.held[row]!.push(...ids);
   }
 
   /** Frees a row; its cached ids stay for a later request to reuse. */
@@ -106,21 +96,18 @@ export class RowPool<Owner> {
 
   /** Drops a row's cached ids (its cache may be in an unknown state, e.g. after a failed forward). */
   forget(row: number): void {
-    this.writing.delete(row);
-    this.stale.delete(row);
     this.held[row]!.length = 0;
     this.cache.resetRow(row);
   }
 
   /**
-   * Forgets the cached ids of every idle row. A row freed while a forward pass still writes to it
-   * (its request was aborted mid-step) is forgotten when the pass lands.
+   * Forgets the cached ids of every idle row. Not while a forward pass runs: a row freed during
+   * one (its request aborted) still gets that pass's ids.
    */
   clear(): void {
     for (let b = 0; b < this.owners.length; b++) {
       if (this.owners[b] !== undefined) continue;
-      if (this.writing.has(b)) this.stale.add(b);
-      else this.forget(b);
+      this.forget(b);
       this.lastUsed[b] = -1;
     }
   }

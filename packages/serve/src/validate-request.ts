@@ -40,6 +40,9 @@ function checkSampling(request: CompletionRequest): void {
     }
     const { max } = REQUEST_LIMITS.stopStrings;
     if (request.stop.length > max) throw new InvalidRequestError("stop", `expected at most ${max} stop strings, got ${request.stop.length}`);
+    const longest = REQUEST_LIMITS.stopStringLength.max;
+    const long = request.stop.findIndex((s) => s.length > longest);
+    if (long >= 0) throw new InvalidRequestError(`stop[${long}]`, `expected at most ${longest} characters, got ${request.stop[long]!.length}`);
   }
   if (request.stopTokens !== undefined && (!Array.isArray(request.stopTokens) || !request.stopTokens.every((id) => Number.isInteger(id)))) {
     throw new InvalidRequestError("stopTokens", "expected a list of token ids");

@@ -154,6 +154,34 @@ describe("Engine", () => {
     await local.close();
   });
 
+  it("clears the prefix cache between forward passes: a row freed mid-pass keeps none of that pass's ids", async () => {
+    // A prompt of three equal 8-id periods, prefilled 8 at a time: the second chunk's ids are the
+    // first chunk's, so a row that recorded only them would wrongly offer them as a cached prefix.
+    const period = [2, 40, 41, 42, 43, 44, 45, 46];
+    const ids = [...period, ...period, ...period];
+    const controller = new AbortController();
+    let passes = 0;
+    const hooked = Object.create(small.model) as typeof small.model;
+    hooked.forward = (batch, cache, options) => {
+      const logits = small.model.forward(batch, cache, options);
+      // While the second chunk's pass runs: its request goes, and the prefix cache is cleared.
+      if (++passes === 2) {
+        controller.abort();
+        local.clearPrefixCache();
+      }
+      return logits;
+    };
+    const local = new Engine({ model: hooked, tokenizer: small.tokenizer, maxBatchSize: 1, contextLength: 256, maxPrefillChunk: 8 });
+    const aborted = local.complete({ promptIds: ids, maxTokens: 4, stopTokens: [], signal: controller.signal });
+    await expect(aborted.usage).rejects.toThrow(RequestAbortedError);
+    const greedy = { promptIds: ids, maxTokens: 4, sampling: { temperature: 0 }, stopTokens: [] };
+    const next = await collect(local.complete(greedy));
+    expect(passes).toBeGreaterThan(2);
+    expect(next.usage.cachedTokens).toBe(0);
+    expect(next.ids).toEqual((await collect(engine.complete(greedy))).ids);
+    await local.close();
+  });
+
   it("yields to the event loop between decode steps, even on a model that never does, and drains on close({ drain: true })", async () => {
     // The reference backend computes synchronously inside its promises: only the engine's own
     // yields let other callbacks run. (The worst event-loop gap in milliseconds is a figure of

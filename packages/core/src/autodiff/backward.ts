@@ -14,6 +14,11 @@ export interface GradientOptions {
   loss: string;
   /** Float inputs to differentiate with respect to; each adds an output `grad.<name>`. */
   wrt: readonly string[];
+  /**
+   * Instead of one output per input, one output of this name: every gradient flattened and
+   * concatenated in `wrt` order (for an optimiser that updates all weights as one flat buffer).
+   */
+  concatenated?: string;
 }
 
 /**
@@ -51,10 +56,17 @@ export function gradients(graph: Graph, options: GradientOptions): Graph {
 
   const loss = tensorOf(lossId);
   if (onPath(lossId)) grads.set(lossId, builder.scalar(1, loss.dtype).reshape(loss.shape));
+  const softmaxGradients = logSumExps(graph);
 
   for (const node of [...graph.nodes].reverse()) {
     const grad = grads.get(node.id);
     if (grad === undefined || !onPath(node.id) || node.op.kind === "input" || node.op.kind === "constant") continue;
+    const lse = softmaxGradients.get(node.id);
+    if (lse) {
+      // The max, exp, sum and log inside get no gradient of their own: g flows to x directly.
+      accumulate(nodes.get(lse.x)!, tensorOf(lse.exp).mul(grad.div(tensorOf(lse.sum))), "logSumExp");
+      continue;
+    }
     const needs = node.inputs.map(onPath);
     if (!needs.some(Boolean)) continue;
     const context: GradientContext = { op: node.op, inputs: node.inputs.map(tensorOf), output: tensorOf(node.id), grad, needs };
@@ -68,11 +80,62 @@ export function gradients(graph: Graph, options: GradientOptions): Graph {
 
   const outputs: Record<string, SymbolicTensor> = {};
   for (const [name, id] of graph.outputs) outputs[name] = tensorOf(id);
-  for (const [i, name] of options.wrt.entries()) {
-    const input = tensorOf(wrtIds[i]!);
-    outputs[`grad.${name}`] = grads.get(wrtIds[i]!) ?? builder.scalar(0, input.dtype).broadcastTo(input.shape);
+  const wrtGradients = wrtIds.map((id) => grads.get(id) ?? builder.scalar(0, tensorOf(id).dtype).broadcastTo(tensorOf(id).shape));
+  if (options.concatenated !== undefined) {
+    if (graph.outputs.has(options.concatenated)) throw new InvalidArgumentError("concatenated", `the graph already has an output '${options.concatenated}'`);
+    outputs[options.concatenated] = builder.concat(wrtGradients.map((gradient) => gradient.reshape([-1])), 0);
+  } else {
+    options.wrt.forEach((name, i) => (outputs[`grad.${name}`] = wrtGradients[i]!));
   }
   return builder.build(outputs);
+}
+
+/**
+ * The log-sum-exps of a graph as GraphBuilder.logSumExp traces them, by the id of their result:
+ * m = max(x), y = log(sum(exp(x - m))) + m over the same axes, kept, where nothing else reads
+ * m, x - m, the exp, the sum or the log. Their gradient is softmax(x) g = exp(x - m) / sum * g,
+ * one pass reading the forward's own exp and sum. Op by op, the rules would send g through the
+ * max too, where it cancels (the max only keeps exp in range; JAX stops its gradient): a tie
+ * mask, a count, two selects and a broadcast, some ten passes over [..., V] for the log-softmax
+ * of a language model's logits, its largest activation.
+ */
+function logSumExps(graph: Graph): Map<number, { x: number; exp: number; sum: number }> {
+  const users = new Map<number, number[]>();
+  for (const node of graph.nodes) {
+    for (const id of node.inputs) {
+      const list = users.get(id);
+      if (list) list.push(node.id);
+      else users.set(id, [node.id]);
+    }
+  }
+  const outputs = new Set(graph.outputs.values());
+  const node = (id: number): Node => graph.nodes[id]!;
+  // The node's only reader, if it has exactly one and is no graph output.
+  const onlyUser = (id: number): Node | undefined => {
+    const list = users.get(id) ?? [];
+    return list.length === 1 && !outputs.has(id) ? node(list[0]!) : undefined;
+  };
+  const sameAxes = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((axis, i) => axis === b[i]);
+  const found = new Map<number, { x: number; exp: number; sum: number }>();
+  for (const max of graph.nodes) {
+    const op = max.op;
+    if (op.kind !== "reduce" || op.op !== "max" || !op.keepDims || outputs.has(max.id)) continue;
+    const x = max.inputs[0]!;
+    const maxUsers = users.get(max.id) ?? [];
+    if (maxUsers.length !== 2) continue;
+    const shifted = node(maxUsers[0]!);
+    const result = node(maxUsers[1]!);
+    if (shifted.op.kind !== "binary" || shifted.op.op !== "sub" || shifted.inputs[0] !== x || shifted.inputs[1] !== max.id) continue;
+    const exp = onlyUser(shifted.id);
+    if (exp?.op.kind !== "unary" || exp.op.op !== "exp") continue;
+    const sum = onlyUser(exp.id);
+    if (sum?.op.kind !== "reduce" || sum.op.op !== "sum" || !sum.op.keepDims || !sameAxes(sum.op.axes, op.axes)) continue;
+    const log = onlyUser(sum.id);
+    if (log?.op.kind !== "unary" || log.op.op !== "log" || onlyUser(log.id) !== result) continue;
+    if (result.op.kind !== "binary" || result.op.op !== "add" || result.inputs[0] !== log.id || result.inputs[1] !== max.id) continue;
+    found.set(result.id, { x, exp: exp.id, sum: sum.id });
+  }
+  return found;
 }
 
 function checkLoss(graph: Graph, nodes: ReadonlyMap<number, Node>, loss: string): number {

@@ -77,6 +77,8 @@ const UNARY_RULES: Readonly<Record<UnaryOpName, (x: SymbolicTensor, y: SymbolicT
   rsqrt: (_x, y, g) => g.mul(y.mul(y).mul(y).mul(-0.5)),
   // sign(x) * g, with 0 at x = 0 as in PyTorch.
   abs: (x, _y, g) => g.builder.where(x.greater(0), g, g.builder.where(x.less(0), g.neg(), zero(g))),
+  cos: (x, _y, g) => g.mul(x.sin().neg()),
+  sin: (x, _y, g) => g.mul(x.cos()),
 };
 
 /**
@@ -120,6 +122,9 @@ const BINARY_RULES: Readonly<Record<BinaryOpName, BinaryRule>> = {
 };
 
 export const GRADIENT_RULES: { readonly [K in DifferentiableKind]: Rule<K> } = {
+  // No inputs, and integer values: nothing to differentiate.
+  range: () => [],
+
   unary: ({ op, inputs: [x], output, grad }) => [UNARY_RULES[op.op](x!, output, grad)],
 
   binary: ({ op, inputs: [a, b], output, grad, needs }) => {
@@ -178,6 +183,15 @@ export const GRADIENT_RULES: { readonly [K in DifferentiableKind]: Rule<K> } = {
     when(needs[0], () => grad.builder.scatterAdd(indices!, grad, data!.shape[0]!)),
     undefined,
   ],
+
+  // Entries read once per index; the gradient adds back along the axis, duplicates summing.
+  takeAlong: ({ inputs: [data, indices], grad, needs }) => [
+    when(needs[0], () => grad.builder.scatterAlong(indices!, grad, data!.shape[data!.rank - 1]!)),
+    undefined,
+  ],
+
+  // The transpose of takeAlong: each update reads its entry of the gradient.
+  scatterAlong: ({ inputs: [indices], grad, needs }) => [undefined, when(needs[1], () => grad.takeAlong(indices!))],
 
   // The transpose of gather: each update row reads its row of the gradient.
   scatterAdd: ({ inputs: [indices], grad, needs }) => [undefined, when(needs[1], () => grad.gather(indices!))],

@@ -33,6 +33,12 @@ export interface Backend {
   compile(graph: Graph): Promise<Executable>;
   /** Places a host tensor in the backend's memory. CPU backends wrap its memory without copying, so the host tensor must not change afterwards. */
   upload(tensor: HostTensor): BackendTensor;
+  /**
+   * A tensor of `shape` over the elements of `tensor` from `offset` on, sharing its memory (a GPU
+   * backend binds a buffer range): weights kept in one flat buffer, each weight a view of it.
+   * Freeing the view does not free the tensor.
+   */
+  view(tensor: BackendTensor, offset: number, shape: Shape): BackendTensor;
   /** A host copy of a backend tensor. */
   read(tensor: BackendTensor): Promise<HostTensor>;
   /** Frees a backend tensor; using it afterwards is an error. */

@@ -17,6 +17,12 @@ export interface SampledToken {
   topLogprobs?: { token: number; logprob: number }[];
 }
 
+/**
+ * Temperatures below this sample greedily (vLLM's _SAMPLING_EPS): logits / 1e-37 overflow to
+ * Infinity, and the softmax of that is NaN, where greedy is the limit the caller means.
+ */
+export const GREEDY_BELOW = 1e-5;
+
 export class Sampler {
   private readonly random: Random;
   private readonly penalized: boolean;
@@ -35,13 +41,17 @@ export class Sampler {
     this.reshaped = temperature !== 1 || isTruncating(options);
   }
 
-  /** Picks a token; `counts` holds how often each token occurred (for the penalties). */
-  sample(logits: Float32Array, counts: ReadonlyMap<number, number> = new Map()): SampledToken {
-    const greedy = (this.options.temperature ?? 1) === 0;
-    let row = logits;
+  /**
+   * Picks a token; `counts` holds how often each token occurred (for the penalties). `allowed`,
+   * when a constraint narrowed the candidates, is `logits` with the excluded tokens at -Infinity:
+   * the token is drawn from it, while the log-probabilities stay those of `logits`.
+   */
+  sample(logits: Float32Array, counts: ReadonlyMap<number, number> = new Map(), allowed?: Float32Array): SampledToken {
+    const greedy = (this.options.temperature ?? 1) < GREEDY_BELOW;
+    let row = allowed ?? logits;
     if (this.penalized || (this.reshaped && !greedy)) {
       if (this.working.length !== logits.length) this.working = new Float32Array(logits.length);
-      this.working.set(logits);
+      this.working.set(row);
       row = this.working;
       applyPenalties(row, counts, this.options);
       if (!greedy) applyTemperatureAndTruncation(row, this.options);

@@ -5,7 +5,7 @@ import { InvalidArgumentError, ShapeMismatchError } from "../errors.js";
 import type { DType } from "../tensor/dtype.js";
 import { HostTensor } from "../tensor/host-tensor.js";
 import { QUANT_BLOCK } from "../quant/blocks.js";
-import { allStatic, dim, dimProduct, showDims, type Dim, type Dims } from "./dims.js";
+import { allStatic, dim, dimEquals, dimProduct, showDims, type Dim, type Dims } from "./dims.js";
 import type { Graph, Node } from "./graph.js";
 import type { BinaryOpName, CompareOpName, Op, UnaryOpName } from "./ops.js";
 import {
@@ -13,6 +13,7 @@ import {
   concatShape,
   matmulShape,
   normalizeAxis,
+  rangeShape,
   reduceShape,
   reshapeShape,
   sliceShape,
@@ -40,6 +41,12 @@ export class GraphBuilder {
     return this.constant(scalarTensor(value, dtype));
   }
 
+  /** int64 [end - start]: start, start + 1, ..., end - 1; the bounds may be symbolic dims. */
+  range(start: Dim, end: Dim): SymbolicTensor {
+    const op: Op = { kind: "range", start: dim(start), end: dim(end) };
+    return this.append(op, [], "int64", rangeShape(op.start, op.end));
+  }
+
   where(condition: SymbolicTensor, whenTrue: SymbolicTensor, whenFalse: SymbolicTensor): SymbolicTensor {
     if (condition.dtype !== "bool") throw new ShapeMismatchError("where", `condition must be bool, got ${condition.dtype}`);
     sameDType("where", whenTrue, whenFalse);
@@ -54,6 +61,15 @@ export class GraphBuilder {
     const normalized = normalizeAxis(axis, first.shape.length, "concat");
     const shape = concatShape(tensors.map((t) => t.shape), normalized);
     return this.append({ kind: "concat", axis: normalized }, tensors.map((t) => t.id), first.dtype, shape);
+  }
+
+  /** The gradient of `takeAlong`: zeros [..., size] with `updates` [..., k] summed in at `indices` [..., k]. */
+  scatterAlong(indices: SymbolicTensor, updates: SymbolicTensor, size: Dim): SymbolicTensor {
+    checkAlongIndices("scatterAlong", updates.shape, indices);
+    if (indices.shape.some((d, i) => !dimEquals(d, updates.shape[i]!))) {
+      throw new ShapeMismatchError("scatterAlong", `updates [${updates.shape.join(", ")}] and indices [${indices.shape.join(", ")}] differ`);
+    }
+    return this.append({ kind: "scatterAlong", size: dim(size) }, [indices.id, updates.id], updates.dtype, [...updates.shape.slice(0, -1), dim(size)]);
   }
 
   /** The gradient of `gather`: a [rows, ...] tensor with `updates` rows summed in at `indices`. */
@@ -219,6 +235,14 @@ export class SymbolicTensor {
     return this.unary("abs");
   }
 
+  cos(): SymbolicTensor {
+    return this.unary("cos");
+  }
+
+  sin(): SymbolicTensor {
+    return this.unary("sin");
+  }
+
   less(other: Operand): SymbolicTensor {
     return this.compare("less", other);
   }
@@ -283,6 +307,12 @@ export class SymbolicTensor {
     return keepDims ? result : result.reshape(reduceShape(this.shape, [normalizeAxis(axis, this.rank, "logSumExp")], false));
   }
 
+  /** Entries of this [..., V] tensor along its last axis at integer `indices` [..., k]: [..., k]. */
+  takeAlong(indices: SymbolicTensor): SymbolicTensor {
+    checkAlongIndices("takeAlong", this.shape, indices);
+    return this.builder.append({ kind: "takeAlong" }, [this.id, indices.id], this.dtype, indices.shape);
+  }
+
   /** Rows of this [V, ...] table at integer `indices`: [...indices.shape, ...]. */
   gather(indices: SymbolicTensor): SymbolicTensor {
     if (indices.dtype !== "int32" && indices.dtype !== "int64") {
@@ -316,5 +346,14 @@ export class SymbolicTensor {
       throw new ShapeMismatchError("broadcastTo", `[${this.shape.join(", ")}] to [${shape.join(", ")}]`);
     }
     return this.builder.append({ kind: "broadcastTo", shape: target }, [this.id], this.dtype, target);
+  }
+}
+
+/** indices [..., k] must be integers with the leading dims of data [..., V]. */
+function checkAlongIndices(op: string, dataShape: Dims, indices: SymbolicTensor): void {
+  if (indices.dtype !== "int32" && indices.dtype !== "int64") throw new ShapeMismatchError(op, `indices must be int32 or int64, got ${indices.dtype}`);
+  const lead = dataShape.slice(0, -1);
+  if (dataShape.length === 0 || indices.shape.length !== dataShape.length || lead.some((d, i) => !dimEquals(d, indices.shape[i]!))) {
+    throw new ShapeMismatchError(op, `indices [${indices.shape.join(", ")}] must have the leading dims of [${dataShape.join(", ")}]`);
   }
 }

@@ -23,8 +23,9 @@ function parse(dim: Dim): Polynomial {
     if (dim !== 0) poly.set("", dim);
     return poly;
   }
-  // Terms are separated by '+' and '-' (names never contain them).
-  const terms = dim.replace(/-/g, "+-").split("+").filter((term) => term.length > 0);
+  // Terms are separated by '+' and '-' (names never contain them); spaces are allowed around
+  // them, so ONNX's "past_sequence_length + sequence_length" reads as a dim too.
+  const terms = dim.replace(/\s+/g, "").replace(/-/g, "+-").split("+").filter((term) => term.length > 0);
   if (terms.length === 0) throw new InvalidArgumentError("dim", `'${dim}' is not a dimension`);
   for (const term of terms) {
     const negative = term.startsWith("-");

@@ -4,9 +4,9 @@
 // so one traced graph serves every batch size, sequence length and cached length.
 import type { DType } from "../tensor/dtype.js";
 import type { HostTensor } from "../tensor/host-tensor.js";
-import type { Dims } from "./dims.js";
+import type { Dim, Dims } from "./dims.js";
 
-export type UnaryOpName = "neg" | "exp" | "log" | "tanh" | "erf" | "sqrt" | "rsqrt" | "abs";
+export type UnaryOpName = "neg" | "exp" | "log" | "tanh" | "erf" | "sqrt" | "rsqrt" | "abs" | "cos" | "sin";
 export type BinaryOpName = "add" | "sub" | "mul" | "div" | "pow" | "max" | "min";
 export type CompareOpName = "less" | "lessOrEqual" | "greater" | "greaterOrEqual" | "equal";
 export type ReduceOpName = "sum" | "max";
@@ -16,6 +16,11 @@ export type Op =
   | { kind: "input"; name: string }
   /** A value fixed in the graph (weights for inference, small constants). */
   | { kind: "constant"; value: HostTensor }
+  /**
+   * The int64 values start, start + 1, ..., end - 1: indices whose count is a symbolic dim
+   * (the cache slots of a graph that builds its attention masks from its inputs).
+   */
+  | { kind: "range"; start: Dim; end: Dim }
   | { kind: "unary"; op: UnaryOpName }
   /** Elementwise with numpy broadcasting. */
   | { kind: "binary"; op: BinaryOpName }
@@ -36,6 +41,14 @@ export type Op =
   | { kind: "softmax"; axis: number }
   /** Rows of `data` ([V, ...]) picked by integer `indices` (any shape): [...indices, ...]. */
   | { kind: "gather" }
+  /**
+   * Entries of `data` [..., V] picked along its last axis by `indices` [..., k] (same leading
+   * dims): [..., k]. numpy's take_along_axis, ONNX GatherElements. Losses read k entries of the
+   * logits with it without a [..., V] one-hot.
+   */
+  | { kind: "takeAlong" }
+  /** The gradient of takeAlong: zeros [..., size] with `updates` [..., k] added at `indices` [..., k]. */
+  | { kind: "scatterAlong"; size: Dim }
   /** The gradient of gather: zeros of `shape` with the rows of `updates` added at `indices`. */
   | { kind: "scatterAdd"; rows: number }
   | { kind: "reshape"; shape: Dims }

@@ -87,6 +87,14 @@ export function sliceShape(shape: Dims, starts: Dims, ends: Dims, axes: readonly
   return out;
 }
 
+/** range(start, end): [end - start], checked here when both are numbers, else when the graph runs. */
+export function rangeShape(start: Dim, end: Dim): Dim[] {
+  if (typeof start === "number" && typeof end === "number" && (!Number.isInteger(start) || !Number.isInteger(end) || start > end)) {
+    throw new ShapeMismatchError("range", `[${start}, ${end}) is not a range of integers`);
+  }
+  return [dimSub(end, start)];
+}
+
 export function concatShape(shapes: readonly Dims[], axis: number): Dim[] {
   const first = shapes[0]!;
   const out = [...first];

@@ -3,6 +3,7 @@
 // constants.py / gguf_writer.py as summarised in docs/gemma2.md section 4.1. Browser-safe: it
 // works on byte arrays; src/io/gguf.ts does the file IO.
 import { MalformedCheckpointError, UnsupportedDTypeError } from "../errors.js";
+import { checkLimit } from "./limits.js";
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian uint32
 export const GGUF_VERSION = 3;
@@ -301,6 +302,7 @@ class ByteReader {
 
   string(what: string): string {
     const length = this.size(`${what} length`);
+    checkLimit("stringBytes", `${what} length`, length, this.file);
     const at = this.take(length, what);
     try {
       return utf8Decoder.decode(this.bytes.subarray(at, at + length));
@@ -314,7 +316,8 @@ class ByteReader {
     return this.fileSize - this.offset;
   }
 
-  value(type: number, what: string): GgufValue {
+  /** One metadata value; `depth` counts the arrays it is nested in (limited, so recursion is bounded). */
+  value(type: number, what: string, depth = 0): GgufValue {
     switch (type) {
       case GGUF_VALUE_TYPES.uint8: return this.view.getUint8(this.take(1, what));
       case GGUF_VALUE_TYPES.int8: return this.view.getInt8(this.take(1, what));
@@ -334,14 +337,18 @@ class ByteReader {
       case GGUF_VALUE_TYPES.string:
         return this.string(what);
       case GGUF_VALUE_TYPES.array: {
+        checkLimit("nestingDepth", `${what} array nesting depth`, depth + 1, this.file);
         const itemType = this.u32(`${what} item type`);
+        const itemBytes = MIN_VALUE_BYTES[itemType];
+        if (itemBytes === undefined) throw new MalformedCheckpointError(this.file, `${what} is an array of unknown GGUF value type ${itemType}`);
         const count = this.size(`${what} count`);
-        // Every item takes at least one byte, so a count beyond the file is a lie: fail before allocating.
-        if (count > this.remainingInFile()) {
-          throw new MalformedCheckpointError(this.file, `truncated: ${what} claims ${count} items, the file has ${this.remainingInFile()} bytes left`);
+        checkLimit("arrayItems", `${what} count`, count, this.file);
+        // Each item takes at least itemBytes, so a count beyond the file is a lie: fail before allocating.
+        if (count * itemBytes > this.remainingInFile()) {
+          throw new MalformedCheckpointError(this.file, `truncated: ${what} claims ${count} items of at least ${itemBytes} bytes, the file has ${this.remainingInFile()} bytes left`);
         }
         const items: GgufValue[] = new Array(count);
-        for (let i = 0; i < count; i++) items[i] = this.value(itemType, what);
+        for (let i = 0; i < count; i++) items[i] = this.value(itemType, what, depth + 1);
         return items;
       }
       default:
@@ -349,6 +356,23 @@ class ByteReader {
     }
   }
 }
+
+/** The fewest bytes a value of each GGUF type takes: its width, or its length / count prefix. */
+const MIN_VALUE_BYTES: Readonly<Record<number, number>> = {
+  [GGUF_VALUE_TYPES.uint8]: 1,
+  [GGUF_VALUE_TYPES.int8]: 1,
+  [GGUF_VALUE_TYPES.bool]: 1,
+  [GGUF_VALUE_TYPES.uint16]: 2,
+  [GGUF_VALUE_TYPES.int16]: 2,
+  [GGUF_VALUE_TYPES.uint32]: 4,
+  [GGUF_VALUE_TYPES.int32]: 4,
+  [GGUF_VALUE_TYPES.float32]: 4,
+  [GGUF_VALUE_TYPES.uint64]: 8,
+  [GGUF_VALUE_TYPES.int64]: 8,
+  [GGUF_VALUE_TYPES.float64]: 8,
+  [GGUF_VALUE_TYPES.string]: 8,
+  [GGUF_VALUE_TYPES.array]: 12,
+};
 
 /**
  * Parses the header from the first bytes of a file of `fileSize` bytes. Throws NeedMoreBytes when
@@ -368,6 +392,8 @@ export function decodeGgufHeader(bytes: Uint8Array, fileSize: number, file: stri
   }
   const tensorCount = reader.size("tensor count");
   const entryCount = reader.size("metadata count");
+  checkLimit("tensorCount", "tensor count", tensorCount, file);
+  checkLimit("metadataEntries", "metadata count", entryCount, file);
   // Each entry and tensor info takes well over 8 bytes; bound the counts by the file size.
   if (tensorCount > fileSize / 8 || entryCount > fileSize / 8) {
     throw new MalformedCheckpointError(file, `truncated: header claims ${tensorCount} tensors and ${entryCount} metadata entries in ${fileSize} bytes`);
@@ -393,11 +419,38 @@ export function decodeGgufHeader(bytes: Uint8Array, fileSize: number, file: stri
     const nDims = reader.u32(`dimension count of '${name}'`);
     if (nDims < 1 || nDims > MAX_DIMS) throw new MalformedCheckpointError(file, `tensor '${name}' has ${nDims} dimensions; ggml allows 1 to ${MAX_DIMS}`);
     const dims: number[] = [];
-    for (let d = 0; d < nDims; d++) dims.push(reader.size(`dimension ${d} of '${name}'`));
+    let elements = 1;
+    for (let d = 0; d < nDims; d++) {
+      dims.push(reader.size(`dimension ${d} of '${name}'`));
+      elements *= dims[d]!;
+    }
+    checkLimit("tensorElements", `element count of tensor '${name}' {${dims.join(", ")}}`, elements, file);
     const type = reader.u32(`ggml type of '${name}'`);
     const offset = reader.size(`data offset of '${name}'`);
     if (offset % alignment !== 0) throw new MalformedCheckpointError(file, `tensor '${name}' data offset ${offset} is not a multiple of the alignment ${alignment}`);
     tensors.push({ name, dims, type, offset });
   }
   return { version, metadata, tensors, alignment, dataOffset: alignUp(reader.offset, alignment) };
+}
+
+/**
+ * A header may not claim more bytes than the file has: the data of every tensor of a type we read
+ * must lie inside the file (in whole blocks), and any other tensor must at least begin inside it.
+ * Readers call this before allocating for any tensor.
+ */
+export function checkTensorSpans(header: GgufHeader, fileSize: number, file: string): void {
+  for (const tensor of header.tensors) {
+    const start = header.dataOffset + tensor.offset;
+    let bytes = 0;
+    if (isSupportedGgmlType(tensor.type)) {
+      const block = ggmlBlockSize(tensor.type);
+      if (tensor.dims[0]! % block !== 0) {
+        throw new MalformedCheckpointError(file, `tensor '${tensor.name}' rows of ${tensor.dims[0]} are not whole ${ggmlTypeName(tensor.type)} blocks of ${block}`);
+      }
+      bytes = ggmlByteSize(tensor.type, tensor.dims.reduce((a, b) => a * b, 1), tensor.name);
+    }
+    if (start + bytes > fileSize) {
+      throw new MalformedCheckpointError(file, `truncated: tensor '${tensor.name}' needs bytes ${start} to ${start + bytes}, the file has ${fileSize}`);
+    }
+  }
 }

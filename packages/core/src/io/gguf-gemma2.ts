@@ -6,6 +6,7 @@ import { InvalidConfigError } from "../errors.js";
 import { gemma2LayerTypes, type Gemma2Config } from "../models/gemma2/config.js";
 import type { ParameterSpec } from "../models/gemma2/params.js";
 import type { GgufEntry, GgufValue } from "./gguf-format.js";
+import { checkLimit, type LoaderLimitName } from "./limits.js";
 
 const LAYER_TENSORS: Readonly<Record<string, string>> = {
   "input_layernorm.weight": "attn_norm.weight",
@@ -97,8 +98,11 @@ class MetadataReader {
       if (fallback !== undefined) return fallback;
       throw new InvalidConfigError(key, `missing from ${this.file}`);
     }
-    if (typeof value === "bigint" && value <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(value);
-    if (typeof value !== "number" || !Number.isFinite(value)) throw new InvalidConfigError(key, `${String(value)} in ${this.file} is not a finite number`);
+    if (typeof value === "bigint") {
+      if (value < BigInt(Number.MIN_SAFE_INTEGER) || value > BigInt(Number.MAX_SAFE_INTEGER)) throw new InvalidConfigError(key, `${value} in ${this.file} is beyond any size or id a model has`);
+      return Number(value);
+    }
+    if (typeof value !== "number" || !Number.isFinite(value)) throw new InvalidConfigError(key, `${describeValue(value)} in ${this.file} is not a finite number`);
     return value;
   }
 
@@ -108,10 +112,31 @@ class MetadataReader {
     return value;
   }
 
+  /** A positive integer within LOADER_LIMITS[limit], checked before anything is sized by it. */
+  size(key: string, limit: LoaderLimitName, fallback?: number): number {
+    const value = this.positiveInt(key, fallback);
+    checkLimit(limit, key, value, this.file);
+    return value;
+  }
+
+  tokenId(key: string, fallback: number): number {
+    const value = this.number(key, fallback);
+    if (!Number.isInteger(value) || value < 0) throw new InvalidConfigError(key, `${value} in ${this.file} is not a token id`);
+    checkLimit("tokenId", key, value, this.file);
+    return value;
+  }
+
   /** A float32 value as the decimal it was written from (1e-6, not 9.99999997e-7). */
   float(key: string, fallback?: number): number {
     return shortestFloat32Decimal(this.number(key, fallback));
   }
+}
+
+/** A metadata value for a message: strings quoted and cut short, arrays by length (they can hold millions). */
+function describeValue(value: GgufValue): string {
+  if (Array.isArray(value)) return `an array of ${value.length} items`;
+  if (typeof value === "string") return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}...` : value);
+  return String(value);
 }
 
 /** The shortest decimal that rounds to the same float32, so configs round-trip through float32 keys. */
@@ -132,37 +157,39 @@ function shortestFloat32Decimal(value: number): number {
 export function configFromGgufMetadata(metadata: ReadonlyMap<string, GgufValue>, vocabSize: number, file: string): Gemma2Config {
   const architecture = metadata.get("general.architecture");
   if (architecture !== "gemma2") {
-    throw new InvalidConfigError("general.architecture", `${JSON.stringify(architecture ?? null)} in ${file}; only "gemma2" files are read`);
+    throw new InvalidConfigError("general.architecture", `${architecture === undefined ? "missing" : describeValue(architecture)} in ${file}; only "gemma2" files are read`);
   }
   const read = new MetadataReader(metadata, file);
-  const hiddenSize = read.positiveInt("gemma2.embedding_length");
-  const numHiddenLayers = read.positiveInt("gemma2.block_count");
-  const numAttentionHeads = read.positiveInt("gemma2.attention.head_count");
-  const numKeyValueHeads = read.positiveInt("gemma2.attention.head_count_kv", numAttentionHeads);
-  const headDim = read.positiveInt("gemma2.attention.key_length", hiddenSize / numAttentionHeads);
-  const valueLength = read.positiveInt("gemma2.attention.value_length", headDim);
+  if (!Number.isInteger(vocabSize) || vocabSize <= 0) throw new InvalidConfigError("token_embd.weight", `${vocabSize} rows in ${file}; the embedding needs at least one`);
+  checkLimit("vocabSize", "token_embd.weight rows", vocabSize, file);
+  const hiddenSize = read.size("gemma2.embedding_length", "hiddenSize");
+  const numHiddenLayers = read.size("gemma2.block_count", "layers");
+  const numAttentionHeads = read.size("gemma2.attention.head_count", "attentionHeads");
+  const numKeyValueHeads = read.size("gemma2.attention.head_count_kv", "keyValueHeads", numAttentionHeads);
+  const headDim = read.size("gemma2.attention.key_length", "headDim", hiddenSize / numAttentionHeads);
+  const valueLength = read.size("gemma2.attention.value_length", "headDim", headDim);
   if (valueLength !== headDim) throw new InvalidConfigError("gemma2.attention.value_length", `${valueLength} differs from key_length ${headDim} in ${file}`);
   if (numAttentionHeads % numKeyValueHeads !== 0) {
     throw new InvalidConfigError("gemma2.attention.head_count_kv", `${numKeyValueHeads} does not divide head_count ${numAttentionHeads} in ${file}`);
   }
-  const bosTokenId = read.number("tokenizer.ggml.bos_token_id", 2);
-  const eosTokenId = read.number("tokenizer.ggml.eos_token_id", 1);
-  const padTokenId = read.number("tokenizer.ggml.padding_token_id", 0);
+  const bosTokenId = read.tokenId("tokenizer.ggml.bos_token_id", 2);
+  const eosTokenId = read.tokenId("tokenizer.ggml.eos_token_id", 1);
+  const padTokenId = read.tokenId("tokenizer.ggml.padding_token_id", 0);
   return {
     vocabSize,
     hiddenSize,
-    intermediateSize: read.positiveInt("gemma2.feed_forward_length"),
+    intermediateSize: read.size("gemma2.feed_forward_length", "intermediateSize"),
     numHiddenLayers,
     numAttentionHeads,
     numKeyValueHeads,
     headDim,
     queryPreAttnScalar: llamaCppQueryPreAttnScalar({ numHiddenLayers, hiddenSize, numAttentionHeads, headDim }),
     // llama.cpp's loader defaults, for files that leave these out.
-    slidingWindow: read.positiveInt("gemma2.attention.sliding_window", 4096),
+    slidingWindow: read.size("gemma2.attention.sliding_window", "slidingWindow", 4096),
     attnLogitSoftcapping: read.float("gemma2.attn_logit_softcapping", 50),
     finalLogitSoftcapping: read.float("gemma2.final_logit_softcapping", 30),
     ropeTheta: read.float("gemma2.rope.freq_base", 10000),
-    maxPositionEmbeddings: read.positiveInt("gemma2.context_length"),
+    maxPositionEmbeddings: read.size("gemma2.context_length", "maxPositions"),
     rmsNormEps: read.float("gemma2.attention.layer_norm_rms_epsilon"),
     layerTypes: gemma2LayerTypes(numHiddenLayers),
     bosTokenId,

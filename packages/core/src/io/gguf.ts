@@ -14,6 +14,7 @@ import { atomicWrite } from "./atomic-write.js";
 import { readExactly, writeAll } from "./file-handle-io.js";
 import {
   alignUp,
+  checkTensorSpans,
   decodeGgufHeader,
   encodeGgufHeader,
   GGML_F16,
@@ -37,6 +38,7 @@ import { decodeTensorData, encodeTensorData } from "./gguf-tensor-data.js";
 import { synthesizeVocabulary, vocabularyEntries, type GgufVocabulary } from "./gguf-vocabulary.js";
 import { unpackQ4_0Into } from "./q4-0.js";
 import { unpackQ8_0Into } from "./q8-0.js";
+import { checkLimit, LOADER_LIMITS } from "./limits.js";
 
 export type GgufDType = "f32" | "f16" | "q8_0" | "q4_0";
 
@@ -168,19 +170,46 @@ export function readGgufQuantized(path: string): Promise<GgufQuantizedModel> {
 
 const isBlockQuantized = (type: number): type is typeof GGML_Q8_0 | typeof GGML_Q4_0 => type === GGML_Q8_0 || type === GGML_Q4_0;
 
+export interface GgufConfig {
+  config: Gemma2Config;
+  /** Every metadata entry of the file, by key (64-bit integers as bigint). */
+  metadata: Map<string, GgufValue>;
+}
+
+/**
+ * The config and metadata of a gemma2 GGUF from its header alone (no tensor data is read), checked
+ * as readGguf checks them: the reader `gemma-ts info` and readGguf share.
+ */
+export async function readGgufConfig(path: string): Promise<GgufConfig> {
+  const handle = await open(path, "r");
+  try {
+    const { config, header } = await readConfigAndHeader(handle, path);
+    return { config, metadata: header.metadata };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Header, config and tensor spans: everything checked before any tensor is allocated. */
+async function readConfigAndHeader(handle: FileHandle, path: string): Promise<{ config: Gemma2Config; header: GgufHeader; fileSize: number }> {
+  const fileSize = (await handle.stat()).size;
+  const header = await readHeader(handle, fileSize, path);
+  const embedding = header.tensors.find((t) => t.name === "token_embd.weight");
+  if (!embedding) throw new ConfigMismatchError("token_embd.weight", `missing from ${path}`);
+  const config = configFromGgufMetadata(header.metadata, embedding.dims[1] ?? 0, path);
+  const tokens = header.metadata.get("tokenizer.ggml.tokens");
+  if (Array.isArray(tokens) && tokens.length !== config.vocabSize) {
+    throw new ConfigMismatchError("token_embd.weight", `${config.vocabSize} rows for ${tokens.length} tokens in tokenizer.ggml.tokens`);
+  }
+  checkTensorSpans(header, fileSize, path);
+  return { config, header, fileSize };
+}
+
 async function readGgufFile(path: string, keepQuantized: boolean): Promise<GgufQuantizedModel> {
   const handle = await open(path, "r");
   try {
-    const fileSize = (await handle.stat()).size;
-    const header = await readHeader(handle, fileSize, path);
+    const { config, header, fileSize } = await readConfigAndHeader(handle, path);
     const byName = new Map(header.tensors.map((t) => [t.name, t]));
-    const embedding = byName.get("token_embd.weight");
-    if (!embedding) throw new ConfigMismatchError("token_embd.weight", `missing from ${path}`);
-    const config = configFromGgufMetadata(header.metadata, embedding.dims[1] ?? 0, path);
-    const tokens = header.metadata.get("tokenizer.ggml.tokens");
-    if (Array.isArray(tokens) && tokens.length !== config.vocabSize) {
-      throw new ConfigMismatchError("token_embd.weight", `${config.vocabSize} rows for ${tokens.length} tokens in tokenizer.ggml.tokens`);
-    }
     const specs = parameterSpecs(config);
     const expected = new Set(specs.map((s) => ggufTensorName(s.name)));
     for (const info of header.tensors) {
@@ -196,6 +225,8 @@ async function readGgufFile(path: string, keepQuantized: boolean): Promise<GgufQ
       if (info.dims.length !== dims.length || info.dims.some((d, i) => d !== dims[i])) {
         throw new ConfigMismatchError(name, `dims {${info.dims.join(", ")}}, the config needs {${dims.join(", ")}}`);
       }
+      // Before anything is allocated for it (checkTensorSpans could not size this tensor).
+      if (!isSupportedGgmlType(info.type)) throw unsupportedType(info, path);
       return info;
     });
     // Which matrices stay quantized, and at which width: 8 bits as soon as one is Q8_0 (Q4_0 codes widen exactly), else 4.
@@ -224,9 +255,13 @@ async function readGgufFile(path: string, keepQuantized: boolean): Promise<GgufQ
   }
 }
 
-/** Reads a growing prefix of the file until the header parses (a 256k-token vocabulary is MiBs). */
+/**
+ * Reads a growing prefix of the file until the header parses (a 256k-token vocabulary is MiBs),
+ * up to LOADER_LIMITS.ggufHeaderBytes.
+ */
 async function readHeader(handle: FileHandle, fileSize: number, path: string): Promise<GgufHeader> {
-  let length = Math.min(fileSize, 1 << 20);
+  const maxBytes = LOADER_LIMITS.ggufHeaderBytes.max;
+  let length = Math.min(fileSize, maxBytes, 1 << 20);
   for (;;) {
     const bytes = new Uint8Array(length);
     await readExactly(handle, bytes, 0, path);
@@ -234,7 +269,9 @@ async function readHeader(handle: FileHandle, fileSize: number, path: string): P
       return decodeGgufHeader(bytes, fileSize, path);
     } catch (error) {
       if (!(error instanceof NeedMoreBytes) || length === fileSize) throw error;
-      length = Math.min(fileSize, length * 4);
+      // The header goes on past the limit: its size is at least one byte more than read.
+      if (length >= maxBytes) checkLimit("ggufHeaderBytes", "header size", length + 1, path);
+      length = Math.min(fileSize, maxBytes, length * 4);
     }
   }
 }
@@ -259,7 +296,7 @@ async function readTensorBytes(
   visit: (bytes: Uint8Array, type: SupportedGgmlType, firstElement: number, elementCount: number) => void,
 ): Promise<void> {
   const type = info.type;
-  if (!isSupportedGgmlType(type)) throw new UnsupportedDTypeError(ggmlTypeName(type), `GGUF tensor '${info.name}' in ${path}; F32, F16, Q8_0 and Q4_0 are read`);
+  if (!isSupportedGgmlType(type)) throw unsupportedType(info, path);
   if (info.dims[0]! % ggmlBlockSize(type) !== 0) {
     throw new MalformedCheckpointError(path, `tensor '${info.name}' rows of ${info.dims[0]} are not whole ${ggmlTypeName(type)} blocks`);
   }
@@ -277,4 +314,8 @@ async function readTensorBytes(
     visit(chunk, type, first, count);
     done += chunk.length;
   }
+}
+
+function unsupportedType(info: GgufTensorInfo, path: string): UnsupportedDTypeError {
+  return new UnsupportedDTypeError(ggmlTypeName(info.type), `GGUF tensor '${info.name}' in ${path}; F32, F16, Q8_0 and Q4_0 are read`);
 }

@@ -1,15 +1,17 @@
 // Hugging Face checkpoint folders for Gemma 2: config.json plus model.safetensors, or sharded
 // weights with model.safetensors.index.json. Loading checks every tensor against parameterSpecs
 // before reading any data; saving writes every file atomically. Layout: docs/gemma2.md sections 3.1-3.3.
-import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { ConfigMismatchError, InvalidArgumentError, MalformedCheckpointError, UnsupportedDTypeError } from "../errors.js";
-import { configFromHf, configToHf, type Gemma2Config } from "../models/gemma2/config.js";
+import { configToHf, type Gemma2Config } from "../models/gemma2/config.js";
 import { isQuantizable, parameterSpecs, type Gemma2Params, type ParameterSpec } from "../models/gemma2/params.js";
 import type { HostTensor } from "../tensor/host-tensor.js";
 import { emptyQuantizedMatrix, QUANT_BITS, QUANT_BLOCK, quantizeBlocksInto, type QuantBits, type QuantizedMatrix, type QuantType } from "../quant/blocks.js";
 import { atomicWriteFile } from "./atomic-write.js";
+import { CONFIG_FILE, readHfConfig } from "./hf-config.js";
 import { INDEX_FILE, parseShardIndex, planShards, SHARD_FILE_PATTERN, shardFileName, shardIndexJson, SINGLE_FILE } from "./hf-shards.js";
+import { readJsonFile } from "./json-file.js";
 import type { SafetensorsTensorInfo } from "./safetensors-format.js";
 import { SafetensorsReader, storedByteSize, writeSafetensors, type SafetensorsReadOptions, type StorageFloatDType } from "./safetensors.js";
 
@@ -45,7 +47,7 @@ const WEIGHT_DTYPES = new Set(["F32", "F16", "BF16"]);
 
 /** Reads a checkpoint folder; weights come back as float32 (or quantized) in parameterSpecs order. */
 export async function loadHfCheckpoint(dir: string, options: LoadHfCheckpointOptions = {}): Promise<HfCheckpoint> {
-  const config = configFromHf(await readJsonFile(join(dir, "config.json")));
+  const config = await readHfConfig(dir);
   const files = await weightFiles(dir);
   const readers: SafetensorsReader[] = [];
   try {
@@ -129,7 +131,7 @@ export async function saveHfCheckpoint(dir: string, config: Gemma2Config, params
     const stale = name === SINGLE_FILE || name === INDEX_FILE || SHARD_FILE_PATTERN.test(name);
     if (stale && !keep.has(name)) await rm(join(dir, name), { force: true });
   }
-  await atomicWriteFile(join(dir, "config.json"), `${JSON.stringify(configToHf(config, dtype), null, 2)}\n`);
+  await atomicWriteFile(join(dir, CONFIG_FILE), `${JSON.stringify(configToHf(config, dtype), null, 2)}\n`);
   await atomicWriteFile(join(dir, "generation_config.json"), `${JSON.stringify(generationConfig(config), null, 2)}\n`);
 }
 
@@ -208,21 +210,6 @@ function checkAgainstSpecs(specs: readonly ParameterSpec[], located: Map<string,
     throw new ConfigMismatchError(name, `${problem} (in ${reader.file})`);
   }
   return wanted;
-}
-
-async function readJsonFile(file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new MalformedCheckpointError(file, "missing");
-    throw error;
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new MalformedCheckpointError(file, `not valid JSON (${(error as Error).message})`);
-  }
 }
 
 async function isFile(path: string): Promise<boolean> {

@@ -4,6 +4,7 @@
 // this mirrors: contiguous tensors covering the buffer exactly, no duplicates, 100 MB header cap).
 import { InvalidArgumentError, MalformedCheckpointError, UnsupportedDTypeError } from "../errors.js";
 import type { DType } from "../tensor/dtype.js";
+import { checkLimit, LOADER_LIMITS } from "./limits.js";
 
 /** Bytes per element of every dtype the format defines with a whole-byte width. */
 const ELEMENT_BYTES: Readonly<Record<string, number>> = {
@@ -31,7 +32,7 @@ const TO_DTYPE: Readonly<Record<string, DType>> = { F32: "float32", F16: "float1
 const FROM_DTYPE: Readonly<Partial<Record<DType, string>>> = { float32: "F32", float16: "F16", bfloat16: "BF16", int32: "I32", int64: "I64" };
 
 /** The Rust crate refuses larger headers; so do we, before allocating for one. */
-export const MAX_HEADER_BYTES = 100_000_000;
+export const MAX_HEADER_BYTES = LOADER_LIMITS.safetensorsHeaderBytes.max;
 
 export interface SafetensorsTensorInfo {
   readonly name: string;
@@ -92,9 +93,11 @@ export function parseSafetensorsHeader(file: string, header: Uint8Array, dataByt
   const duplicate = firstDuplicateTopLevelKey(text);
   if (duplicate !== undefined) throw bad(`tensor '${duplicate}' appears twice in the header`);
 
+  const entries = Object.entries(json as Record<string, unknown>);
+  checkLimit("tensorCount", "tensor count", entries.length, file);
   let metadata: Record<string, string> | undefined;
   const tensors: SafetensorsTensorInfo[] = [];
-  for (const [name, entry] of Object.entries(json as Record<string, unknown>)) {
+  for (const [name, entry] of entries) {
     if (name === "__metadata__") {
       metadata = parseMetadata(entry, bad);
       continue;
@@ -133,9 +136,12 @@ function parseEntry(name: string, entry: unknown, dataBytes: number, file: strin
   const elementBytes = ELEMENT_BYTES[dtype];
   // An unknown dtype (or a sub-byte one such as F4) leaves the byte span uncheckable.
   if (elementBytes === undefined) throw new UnsupportedDTypeError(dtype, `tensor '${name}' in ${file}`);
-  if (!Array.isArray(shape) || !shape.every(isIndex)) throw bad(`${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+  if (!Array.isArray(shape)) throw bad(`${where}: shape ${shown(shape)} is not a list of non-negative integers`);
+  checkLimit("tensorRank", `rank of ${where}`, shape.length, file);
+  if (!shape.every(isIndex)) throw bad(`${where}: shape ${shown(shape)} is not a list of non-negative integers`);
+  checkLimit("tensorElements", `element count of ${where} [${shape.join(", ")}]`, shape.reduce((a: number, b: number) => a * b, 1), file);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex)) {
-    throw bad(`${where}: data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`);
+    throw bad(`${where}: data_offsets ${shown(offsets)} is not a pair of non-negative integers`);
   }
   const [begin, end] = offsets as [number, number];
   if (begin > end) throw bad(`${where}: data_offsets [${begin}, ${end}] end before they begin`);
@@ -146,6 +152,16 @@ function parseEntry(name: string, entry: unknown, dataBytes: number, file: strin
     throw bad(`${where}: shape [${shape.join(", ")}] of ${dtype} needs ${bytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
   }
   return { name, dtype, shape: shape as number[], begin, end };
+}
+
+/** A header value for a message: flat values as JSON (cut short), nested ones by kind, never recursing into them. */
+function shown(value: unknown): string {
+  if (value !== null && typeof value === "object") {
+    if (!Array.isArray(value)) return "an object";
+    if (value.some((item) => item !== null && typeof item === "object")) return "a nested array";
+  }
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }
 
 function isIndex(value: unknown): value is number {

@@ -2,21 +2,22 @@
 // and AdamW's moments and step count. Saved beside a Hugging Face checkpoint as
 // optimizer.safetensors (first.<name>, second.<name>) and trainer_state.json, each written
 // atomically; batches are a pure function of (seed, step), so nothing else is needed.
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { MalformedCheckpointError } from "../errors.js";
-import type { AdamWState } from "../optim/adamw.js";
 import { HostTensor } from "../tensor/host-tensor.js";
+import type { OptimizerMoments } from "../train/trainer.js";
 import { atomicWriteFile } from "./atomic-write.js";
+import { readJsonFile } from "./json-file.js";
 import { readSafetensors, writeSafetensors } from "./safetensors.js";
 
 export const OPTIMIZER_FILE = "optimizer.safetensors";
+
 export const TRAINER_STATE_FILE = "trainer_state.json";
 
 export interface TrainingState {
   /** The next step to run. */
   step: number;
-  optimizer: AdamWState;
+  optimizer: OptimizerMoments;
 }
 
 export async function saveTrainingState(dir: string, state: TrainingState): Promise<void> {
@@ -32,14 +33,9 @@ export async function saveTrainingState(dir: string, state: TrainingState): Prom
 
 export async function loadTrainingState(dir: string): Promise<TrainingState> {
   const file = join(dir, TRAINER_STATE_FILE);
-  let json: { step?: unknown; optimizer?: { step?: unknown } };
-  try {
-    json = JSON.parse(await readFile(file, "utf8"));
-  } catch (error) {
-    throw new MalformedCheckpointError(file, `cannot read the trainer state (${(error as Error).message})`);
-  }
-  const step = json.step;
-  const optimizerStep = json.optimizer?.step;
+  const json = (await readJsonFile(file)) as { step?: unknown; optimizer?: { step?: unknown } } | null;
+  const step = json?.step;
+  const optimizerStep = json?.optimizer?.step;
   if (!Number.isInteger(step) || !Number.isInteger(optimizerStep)) {
     throw new MalformedCheckpointError(file, "expected integer 'step' and 'optimizer.step'");
   }

@@ -41,7 +41,19 @@ export interface AttentionOutputs {
   /** The new positions' rotated keys and values, [B, K, T, h], for the cache. */
   keys: SymbolicTensor;
   values: SymbolicTensor;
+  /** The keys and values attended to: past then new, [B, K, P + T, h] (the new alone without a past). */
+  allKeys: SymbolicTensor;
+  allValues: SymbolicTensor;
 }
+
+/**
+ * Stands in for -inf where a key is masked (Hugging Face uses torch.finfo(float32).min too). A
+ * query that sees no key at all (a left-padding position of a graph that masks by attention_mask)
+ * gets a uniform softmax instead of NaN, which would reach its keys and values and, as 0 * NaN in
+ * probabilities x values, every later step of the row. Where some key is visible, exp of the
+ * masked scores is exactly 0, as with -inf.
+ */
+export const MASKED_SCORE = -3.4028234663852886e38;
 
 export function attention(shape: AttentionShape, weights: AttentionWeights, inputs: AttentionInputs): AttentionOutputs {
   const { numHeads: H, numKeyValueHeads: K, headDim: h } = shape;
@@ -65,10 +77,10 @@ export function attention(shape: AttentionShape, weights: AttentionWeights, inpu
   const keysT = allKeys.reshape([B, K, 1, S, h]).transpose([0, 1, 2, 4, 3]);
   let scores = groupedQueries.matmul(keysT).mul(shape.queryPreAttnScalar ** -0.5); // [B, K, G, T, S]
   scores = softCap(scores, shape.softCap);
-  scores = b.where(mask, scores, b.scalar(Number.NEGATIVE_INFINITY));
+  scores = b.where(mask, scores, b.scalar(MASKED_SCORE));
   const probabilities = scores.softmax(-1);
   const context = probabilities.matmul(allValues.reshape([B, K, 1, S, h])); // [B, K, G, T, h]
 
   const merged = context.reshape([B, H, T, h]).transpose([0, 2, 1, 3]).reshape([B, T, H * h]);
-  return { output: linear(merged, weights.o), keys, values };
+  return { output: linear(merged, weights.o), keys, values, allKeys, allValues };
 }

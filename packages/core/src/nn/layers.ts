@@ -2,10 +2,12 @@
 // (1 + w) scale, soft-capping, tanh-approximated GELU. Each follows Hugging Face's
 // modeling_gemma2.py; see docs/gemma2.md section 1 for the facts.
 import type { SymbolicTensor } from "../graph/builder.js";
+import { isLora } from "./lora.js";
 import { isQuantized, type Weight } from "./quantized.js";
 
-/** x [..., in] times a PyTorch Linear weight [out, in] (float or block-quantized) -> [..., out]. */
+/** x [..., in] times a PyTorch Linear weight [out, in] (float, block-quantized, or with LoRA) -> [..., out]. */
 export function linear(x: SymbolicTensor, weight: Weight): SymbolicTensor {
+  if (isLora(weight)) return linear(x, weight.base).add(linear(linear(x, weight.loraA), weight.loraB).mul(weight.scale));
   if (isQuantized(weight)) return x.builder.matmulNBits(x, weight.blocks, weight.scales, weight.bits);
   return x.matmul(weight.transpose([1, 0]));
 }

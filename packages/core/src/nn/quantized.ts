@@ -1,8 +1,10 @@
 // Block-quantized weights in the IR (quant/blocks.ts): a linear layer runs on the packed blocks
 // (matmulNBits, onnxruntime's MatMulNBits kernel); where float values are needed (embedding rows
 // picked by gather, the gradient of a linear layer) the blocks are dequantized with plain ops.
+import { InvalidArgumentError } from "../errors.js";
 import type { SymbolicTensor } from "../graph/builder.js";
 import { QUANT_BLOCK, type QuantBits } from "../quant/blocks.js";
+import { isLora, type LoraWeight } from "./lora.js";
 
 /** A block-quantized [rows, cols] matrix in a graph. */
 export interface QuantizedWeight {
@@ -13,8 +15,8 @@ export interface QuantizedWeight {
   readonly scales: SymbolicTensor;
 }
 
-/** A weight as a linear layer or an embedding reads it: float [rows, cols], or quantized. */
-export type Weight = SymbolicTensor | QuantizedWeight;
+/** A weight as a linear layer or an embedding reads it: float [rows, cols], quantized, or with a LoRA update. */
+export type Weight = SymbolicTensor | QuantizedWeight | LoraWeight;
 
 export function isQuantized(weight: Weight): weight is QuantizedWeight {
   return "blocks" in weight;
@@ -50,6 +52,7 @@ export function dequantizeWeight(weight: QuantizedWeight): SymbolicTensor {
 
 /** Rows of an embedding table picked by integer `indices`: [...indices, cols]. */
 export function gatherRows(table: Weight, indices: SymbolicTensor): SymbolicTensor {
+  if (isLora(table)) throw new InvalidArgumentError("table", "an embedding table cannot carry a LoRA update");
   if (!isQuantized(table)) return table.gather(indices);
   const [rows, blockCount] = table.blocks.shape as [number, number, number];
   // Only the picked rows are dequantized: [...indices, blocks, bytes] and [...indices, blocks].

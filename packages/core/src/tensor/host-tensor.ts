@@ -85,3 +85,12 @@ export class HostTensor<D extends DType = DType> {
     return new HostTensor(dtype, this.shape, out);
   }
 }
+
+/** A tensor of `shape` sharing `tensor`'s memory from element `offset` on (what CPU backends' view is). */
+export function hostView<D extends DType>(tensor: HostTensor<D>, offset: number, shape: Shape): HostTensor<D> {
+  const size = sizeOf(shape);
+  if (!Number.isInteger(offset) || offset < 0 || offset + size > tensor.size) {
+    throw new InvalidArgumentError("view", `[${shape.join(", ")}] from element ${offset} does not fit in a tensor of ${tensor.size}`);
+  }
+  return new HostTensor(tensor.dtype, shape, tensor.data.subarray(offset, offset + size) as HostTensor<D>["data"]);
+}

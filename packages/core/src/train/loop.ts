@@ -1,41 +1,39 @@
-// The one training loop. Every stage (pre-training, distillation, SFT, reward modelling) is a
-// step function (loss and gradients for a batch) plus a batch source; the loop clips, updates,
-// schedules the learning rate and reports. It reads top to bottom on purpose.
-import type { AdamW } from "../optim/adamw.js";
-import { clipGradNorm } from "../optim/clip-grad-norm.js";
-import type { HostTensor } from "../tensor/host-tensor.js";
+// The one training loop. Every stage (pre-training, distillation, SFT, reward modelling, RLHF) is
+// a Trainer (weights, objective, optimiser) plus a batch source; the loop schedules the learning
+// rate, steps and reports. Batches and rates are pure functions of the step, so a run resumed at
+// step n continues exactly as the uninterrupted one would. It reads top to bottom on purpose.
+import type { TrainBatch, Trainer } from "./trainer.js";
 
-export interface TrainStepOutput {
+export interface TrainRecord {
+  step: number;
   loss: number;
-  grads: Map<string, HostTensor<"float32">>;
+  lr: number;
+  gradNorm: number;
+  seconds: number;
 }
 
-export interface TrainOptions<Batch> {
-  params: Map<string, HostTensor<"float32">>;
-  optimizer: AdamW;
+export interface TrainOptions {
+  trainer: Trainer;
   /** Learning rate at a step (0-based). */
   schedule: (step: number) => number;
-  /** The batch of a step: a pure function of the step, so a resumed run sees the same data. */
-  batch: (step: number) => Batch;
-  step: (params: Map<string, HostTensor<"float32">>, batch: Batch) => Promise<TrainStepOutput>;
+  /** The batch of a step, or its micro-batches (gradient accumulation); may be read asynchronously. */
+  batch: (step: number) => TrainBatch | readonly TrainBatch[] | Promise<TrainBatch | readonly TrainBatch[]>;
   /** Steps to run, starting at `startStep` (for resuming; default 0). */
   steps: number;
   startStep?: number;
-  maxGradNorm?: number;
-  log?: (record: { step: number; loss: number; lr: number; gradNorm: number; seconds: number }) => void;
+  log?: (record: TrainRecord) => void;
   /** Called after each step (e.g. to evaluate or checkpoint every n steps). */
   afterStep?: (step: number) => Promise<void> | void;
 }
 
-export async function train<Batch>(options: TrainOptions<Batch>): Promise<number[]> {
+export async function train(options: TrainOptions): Promise<number[]> {
   const losses: number[] = [];
   const first = options.startStep ?? 0;
   for (let step = first; step < first + options.steps; step++) {
     const started = performance.now();
-    const { loss, grads } = await options.step(options.params, options.batch(step));
-    const gradNorm = options.maxGradNorm === undefined ? Number.NaN : clipGradNorm(grads, options.maxGradNorm);
+    const batch = await options.batch(step);
     const lr = options.schedule(step);
-    options.optimizer.step(options.params, grads, lr);
+    const { loss, gradNorm } = await options.trainer.step(Array.isArray(batch) ? batch : [batch as TrainBatch], lr);
     losses.push(loss);
     options.log?.({ step, loss, lr, gradNorm, seconds: (performance.now() - started) / 1000 });
     await options.afterStep?.(step);

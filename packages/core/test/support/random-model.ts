@@ -67,3 +67,23 @@ export function cappedModel(overrides: Partial<Gemma2Config> = {}, seed = 7): { 
 export function sampleIds(length: number, vocabSize: number, seed = 11): number[] {
   return [2, ...Array.from({ length: length - 1 }, (_, i) => (i * 37 + seed) % vocabSize)];
 }
+
+/**
+ * A model small enough for float64 finite differences over every tensor, with small caps so the
+ * tanh soft-caps are exercised away from their linear region.
+ */
+export const tinyGradientConfig: Gemma2Config = {
+  ...presetConfig("gemma2-tiny"),
+  vocabSize: 48,
+  hiddenSize: 16,
+  intermediateSize: 24,
+  numHiddenLayers: 2,
+  numAttentionHeads: 2,
+  numKeyValueHeads: 1,
+  headDim: 8,
+  queryPreAttnScalar: 8,
+  slidingWindow: 3,
+  layerTypes: ["sliding_attention", "full_attention"],
+  attnLogitSoftcapping: 2,
+  finalLogitSoftcapping: 3,
+};

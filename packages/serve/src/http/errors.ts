@@ -2,6 +2,7 @@
 // reaches the client as `{ "error": { message, type, param, code } }`, the shape OpenAI's SDKs
 // parse into their typed exceptions. Handlers throw these; server.ts turns them into replies,
 // and the engine's (and the prompt builders') typed errors into these first (fromServeError).
+import { STATUS_CODES } from "node:http";
 import { ContextLengthExceededError, EngineClosedError, EngineOverloadedError, InvalidRequestError, UnsupportedSchemaError } from "../errors.js";
 
 /** OpenAI's values: client mistakes (401 and 404 included) are invalid_request_error; 429 is "requests". */
@@ -12,6 +13,9 @@ export interface OpenAiErrorBody {
 }
 
 export class ApiError extends Error {
+  /** Headers the response carries besides the JSON's (Allow on a 405). */
+  headers: Record<string, string> = {};
+
   constructor(
     readonly status: number,
     message: string,
@@ -25,6 +29,16 @@ export class ApiError extends Error {
 
   toJSON(): OpenAiErrorBody {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+
+  /**
+   * The whole HTTP/1.1 response, for a socket no request object answers on (the HTTP parser
+   * failed): the connection cannot carry another request, so it says `Connection: close`.
+   */
+  toRawResponse(): string {
+    const body = JSON.stringify(this.toJSON());
+    const headers = [`content-type: application/json; charset=utf-8`, `content-length: ${Buffer.byteLength(body)}`, "connection: close"];
+    return `HTTP/1.1 ${this.status} ${STATUS_CODES[this.status] ?? "Error"}\r\n${headers.join("\r\n")}\r\n\r\n${body}`;
   }
 }
 
@@ -50,6 +64,22 @@ export function tooManyRequests(limit: number | undefined, detail?: string): Api
 
 export function bodyTooLarge(limit: number): ApiError {
   return new ApiError(413, `The request body exceeds the limit of ${limit} bytes.`, "invalid_request_error", "request_too_large");
+}
+
+/** 404 for a URL no route serves. */
+export function unknownUrl(method: string, url: string): ApiError {
+  return new ApiError(404, `Unknown request URL: ${method} ${url}.`, "invalid_request_error", "unknown_url");
+}
+
+/** 405 for a URL served under other methods, listed in the Allow header. */
+export function methodNotAllowed(method: string, url: string, allowed: readonly string[]): ApiError {
+  const error = new ApiError(405, `Method ${method} is not allowed for ${url}; use ${allowed.join(" or ")}.`, "invalid_request_error", "method_not_allowed");
+  error.headers = { allow: allowed.join(", ") };
+  return error;
+}
+
+export function unsupportedMediaType(): ApiError {
+  return new ApiError(415, "Content-Type must be application/json.", "invalid_request_error", "unsupported_media_type");
 }
 
 export function shuttingDown(): ApiError {

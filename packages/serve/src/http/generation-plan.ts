@@ -79,8 +79,15 @@ export function planGeneration(body: SamplingFields, model: ServedModel, promptI
   };
 }
 
+/**
+ * Temperatures below this sample greedily, as in vLLM (its sampling epsilon): dividing logits by a
+ * temperature near zero overflows float32 to infinities, whose softmax is NaN.
+ */
+const GREEDY_BELOW = 1e-5;
+
 function samplingOf(body: SamplingFields): NonNullable<CompletionRequest["sampling"]> {
-  const sampling: NonNullable<CompletionRequest["sampling"]> = { temperature: body.temperature ?? 1 };
+  const temperature = body.temperature ?? 1;
+  const sampling: NonNullable<CompletionRequest["sampling"]> = { temperature: temperature < GREEDY_BELOW ? 0 : temperature };
   if (body.top_p != null) sampling.topP = body.top_p;
   if (body.top_k != null) sampling.topK = body.top_k;
   if (body.min_p != null) sampling.minP = body.min_p;

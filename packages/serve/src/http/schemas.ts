@@ -4,8 +4,9 @@
 // meaning this server cannot honour (tools, logit_bias, echo, ...) are rejected, not ignored.
 // Every numeric range is the package's REQUEST_LIMITS, the table the engine and the CLI check too.
 import { z } from "zod";
+import { checkSchemaDocument } from "../json-schema.js";
 import { REQUEST_LIMITS, type RequestLimit } from "../request-limits.js";
-import { invalidRequest, type ApiError } from "./errors.js";
+import { fromServeError, invalidRequest, type ApiError } from "./errors.js";
 
 /** A number (or integer) within one of REQUEST_LIMITS. */
 function limited(limit: RequestLimit) {
@@ -13,7 +14,8 @@ function limited(limit: RequestLimit) {
   return (limit.minExclusive ? base.gt(limit.min) : base.min(limit.min)).max(limit.max);
 }
 
-const stop = z.union([z.string().min(1), z.array(z.string().min(1)).max(REQUEST_LIMITS.stopStrings.max)]);
+const stopString = z.string().min(REQUEST_LIMITS.stopStringLength.min).max(REQUEST_LIMITS.stopStringLength.max);
+const stop = z.union([stopString, z.array(stopString).max(REQUEST_LIMITS.stopStrings.max)]);
 
 const responseFormat = z.discriminatedUnion("type", [
   z.object({ type: z.literal("text") }),
@@ -92,6 +94,7 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
   if (result.success) {
     rejectUnsupported(result.data as Record<string, unknown>);
+    checkResponseSchema(result.data as { response_format?: ResponseFormatInput | null });
     return result.data;
   }
   throw fromZodError(result.error);
@@ -119,5 +122,19 @@ function rejectUnsupported(body: Record<string, unknown>): void {
   if (typeof body.suffix === "string" && body.suffix.length > 0) throw invalidRequest("'suffix' is not supported by this server.", "suffix", "unsupported_parameter");
   if (typeof body.top_logprobs === "number" && body.top_logprobs > 0 && body.logprobs !== true) {
     throw invalidRequest("'top_logprobs' requires 'logprobs' to be true.", "top_logprobs");
+  }
+}
+
+/**
+ * A response_format schema nested past the limit is refused here, at the door: the engine walks
+ * schemas (JSON.stringify among others) before its compiler would refuse them itself.
+ */
+function checkResponseSchema(body: { response_format?: ResponseFormatInput | null }): void {
+  const format = body.response_format;
+  if (format?.type !== "json_schema" || !format.json_schema.schema) return;
+  try {
+    checkSchemaDocument(format.json_schema.schema);
+  } catch (error) {
+    throw fromServeError(error) ?? error;
   }
 }

@@ -1,18 +1,23 @@
 // createServer: the OpenAI-compatible HTTP server on Fastify. Routes: POST /v1/chat/completions,
 // POST /v1/completions, GET /v1/models(/:model), GET /health, GET /metrics (Prometheus). Every
-// error leaves as OpenAI's error JSON with its status; close() stops accepting, lets in-flight
+// response that is not a success is OpenAI's error JSON with its status, Fastify's and Node's own
+// refusals included (protocol-errors.ts); the API key is checked before anything else a request
+// could be refused for, except on /health and /metrics. close() stops accepting, lets in-flight
 // requests finish for a grace period, aborts the rest, then closes the engines it loaded.
 import { createHash, timingSafeEqual } from "node:crypto";
+import { maxHeaderSize } from "node:http";
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import { chatCompletions } from "./chat-completions.js";
 import { completions } from "./completions.js";
-import { ApiError, bodyTooLarge, fromServeError, invalidApiKey, invalidRequest, modelNotFound, serverError, shuttingDown } from "./errors.js";
+import { ApiError, bodyTooLarge, fromServeError, invalidApiKey, invalidRequest, methodNotAllowed, modelNotFound, serverError, shuttingDown, unknownUrl, unsupportedMediaType } from "./errors.js";
 import type { HandlerContext } from "./handler-context.js";
 import { ServerMetrics } from "./metrics.js";
 import { loadServedModel, type EngineSettings } from "./model-loader.js";
 import { DirectoryModelRegistry, type ModelLoader, type ModelRegistry } from "./model-registry.js";
+import { clientErrorHandler, MAX_URL_SEGMENT, missingHost, routerErrorResponse, trackResponses, unmetExpectation } from "./protocol-errors.js";
 import { RequestSlots } from "./request-slots.js";
+import { RouteMethods } from "./route-methods.js";
 import type { ServedModel } from "./served-model.js";
 
 export interface ServerOptions {
@@ -50,7 +55,7 @@ export interface GemmaServer {
 /** The generation routes: counted and timed by the metrics. */
 const GENERATION_ROUTES = new Set(["/v1/chat/completions", "/v1/completions"]);
 /** Routes open without the API key, as in vLLM and llama-server: probes and scrapers hold no key. */
-const OPEN_ROUTES = new Set(["/health", "/metrics"]);
+const OPEN_ROUTES = new Set(["/health"]);
 
 export function createServer(options: ServerOptions): GemmaServer {
   const registry = isRegistry(options.models)
@@ -66,7 +71,37 @@ export function createServer(options: ServerOptions): GemmaServer {
   const checkKey = options.apiKey === undefined ? undefined : keyChecker(options.apiKey);
   let closing: Promise<void> | undefined;
 
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: maxBodyBytes, return503OnClosing: false, forceCloseConnections: "idle" });
+  const refuse = (reply: FastifyReply, error: ApiError) => reply.status(error.status).headers(error.headers).send(error.toJSON());
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: maxBodyBytes,
+    return503OnClosing: false,
+    forceCloseConnections: "idle",
+    // Node answers a request without Host itself, with an empty body; the onRequest hook does instead.
+    http: { requireHostHeader: false },
+    routerOptions: { maxParamLength: MAX_URL_SEGMENT },
+    clientErrorHandler: clientErrorHandler(maxHeaderSize),
+    // The router's refusals skip every hook, so the shutdown and the key are checked here too.
+    frameworkErrors: (error, request, reply) => {
+      let refusal: ApiError;
+      try {
+        if (closing) throw shuttingDown();
+        checkKey?.(request.headers.authorization);
+        refusal = routerErrorResponse(error);
+      } catch (thrown) {
+        refusal = thrown as ApiError;
+      }
+      if (closing) reply.header("connection", "close");
+      refuse(reply, refusal);
+    },
+  });
+  trackResponses(app.server);
+  // Node answers an Expect it cannot meet with an empty 417 before any hook; as a request, the hooks decide.
+  app.server.on("checkExpectation", (request, response) => app.server.emit("request", request, response));
+  // Only JSON bodies: Fastify's text/plain parser would hand the handlers a string.
+  app.removeContentTypeParser("text/plain");
+  const routes = new RouteMethods();
+  app.addHook("onRoute", (route) => routes.add(route.method, route.url));
 
   app.addHook("onRequest", async (request, reply) => {
     // The route matched, not the raw URL: no query string or spelling of a path opens a route.
@@ -77,16 +112,22 @@ export function createServer(options: ServerOptions): GemmaServer {
       throw shuttingDown();
     }
     if (checkKey && (route === undefined || !OPEN_ROUTES.has(route))) checkKey(request.headers.authorization);
+    if (missingHost(request.raw)) {
+      reply.header("connection", "close");
+      throw invalidRequest("An HTTP/1.1 request needs a Host header.", null, "missing_host");
+    }
+    if (unmetExpectation(request.raw)) throw new ApiError(417, `Expect: ${request.headers.expect} is not supported; only 100-continue is.`, "invalid_request_error", "expectation_failed");
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const apiError = toApiError(error, maxBodyBytes);
     if (apiError.status >= 500) request.log.error({ err: error instanceof ApiError && error.cause ? error.cause : error }, apiError.message);
-    return reply.status(apiError.status).send(apiError.toJSON());
+    return refuse(reply, apiError);
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send(new ApiError(404, `Unknown request URL: ${request.method} ${request.url}.`, "invalid_request_error", "unknown_url").toJSON()),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const allowed = routes.allowed(request.url);
+    return refuse(reply, allowed.length > 0 ? methodNotAllowed(request.method, request.url, allowed) : unknownUrl(request.method, request.url));
+  });
 
   const handle = (handler: (context: HandlerContext, request: FastifyRequest, reply: FastifyReply) => Promise<object | undefined>) => (request: FastifyRequest, reply: FastifyReply) =>
     handler(context, request, reply);
@@ -162,7 +203,7 @@ function toApiError(error: FastifyError | ApiError, maxBodyBytes: number): ApiEr
   if (fromServe) return fromServe;
   const status = error.statusCode ?? 500;
   if (status === 413) return bodyTooLarge(maxBodyBytes);
-  if (status === 415) return new ApiError(415, "Content-Type must be application/json.", "invalid_request_error", "unsupported_media_type");
+  if (status === 415) return unsupportedMediaType();
   if (status >= 400 && status < 500) return invalidRequest(error.code === "FST_ERR_CTP_INVALID_JSON_BODY" || error instanceof SyntaxError ? `The request body is not valid JSON: ${error.message}` : error.message);
   return serverError("The server failed to handle the request; see its log.");
 }

@@ -1,7 +1,7 @@
 // An IR graph as an ONNX model (onnx.proto ModelProto, default-domain opset 17 or later): inputs
 // keep their names, constants become initializers, every live node is lowered by lower-op.ts.
 // Internal names are derived from node ids (`n12`, `%12`), so a graph always gives the same bytes.
-// Symbolic dims become dim_params of the inputs and outputs; where an op needs one as a value
+// Symbolic dims become dim_params of the inputs and outputs ("past + seq"); where an op needs one as a value
 // (a Reshape target, a Slice end), it is read off an input with Shape and combined with Mul/Add.
 import onnxProto from "onnx-proto";
 import { InvalidArgumentError } from "../../errors.js";
@@ -161,9 +161,17 @@ function valueInfo(name: string, dtype: DType, shape: Dims): onnxProto.onnx.IVal
   return {
     name,
     type: {
-      tensorType: { elemType: onnxElementType(dtype), shape: { dim: shape.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) } },
+      tensorType: { elemType: onnxElementType(dtype), shape: { dim: shape.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: dimParam(d) })) } },
     },
   };
+}
+
+/**
+ * A symbolic dim as ONNX writers spell it, spaces around '+' and '-' (Optimum's
+ * "past_sequence_length + sequence_length"); dims.ts reads it back either way.
+ */
+function dimParam(value: string): string {
+  return value.replace(/(?<=[^+*-])([+-])/g, " $1 ");
 }
 
 type AddNode = (opType: string, name: string, inputs: readonly string[], outputs: readonly string[], attributes?: readonly Attribute[]) => void;

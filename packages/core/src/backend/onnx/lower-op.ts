@@ -1,8 +1,9 @@
 // One IR node as ONNX nodes, following the ONNX operator specs (onnx/docs/Operators.md) at the
 // opset chosen in emit.ts (17 or later). Most ops map one to one; rsqrt is Sqrt then Reciprocal,
-// and scatterAdd is ScatterND with reduction "add" into ConstantOfShape zeros.
+// scatterAdd is ScatterND with reduction "add" into ConstantOfShape zeros, range is Range over
+// bounds reshaped to scalars, and a bool where is And/Or/Not (onnxruntime has no bool Where).
 import { InvalidArgumentError } from "../../errors.js";
-import type { Dims } from "../../graph/dims.js";
+import type { Dim, Dims } from "../../graph/dims.js";
 import type { Node } from "../../graph/graph.js";
 import type { BinaryOpName, CompareOpName, UnaryOpName } from "../../graph/ops.js";
 import { HostTensor } from "../../tensor/host-tensor.js";
@@ -37,6 +38,8 @@ const UNARY: Readonly<Record<Exclude<UnaryOpName, "rsqrt">, string>> = {
   erf: "Erf",
   sqrt: "Sqrt",
   abs: "Abs",
+  cos: "Cos",
+  sin: "Sin",
 };
 
 const BINARY: Readonly<Record<BinaryOpName, string>> = {
@@ -71,6 +74,22 @@ export function lowerNode(node: Node, ctx: LoweringContext): void {
     case "constant":
       ctx.addConstant(out, op.value);
       return;
+    case "range": {
+      // Range takes 0-D bounds; a symbolic one is a 1-element value (ctx.dims) made a scalar.
+      let scalarShape: string | undefined;
+      const bound = (value: Dim, suffix: string): string => {
+        const bounded = aux(suffix);
+        if (typeof value === "number") {
+          ctx.addConstant(bounded, HostTensor.int64([], [value]));
+        } else {
+          scalarShape ??= ctx.addInt64(aux("scalarShape"), []);
+          ctx.addNode("Reshape", `${name}.${suffix}`, [ctx.dims([value], aux(`${suffix}.1d`)), scalarShape], [bounded]);
+        }
+        return bounded;
+      };
+      ctx.addNode("Range", name, [bound(op.start, "start"), bound(op.end, "end"), bound(1, "delta")], [out]);
+      return;
+    }
     case "unary":
       if (op.op === "rsqrt") {
         ctx.addNode("Sqrt", `${name}.sqrt`, args, [aux("sqrt")]);
@@ -86,7 +105,16 @@ export function lowerNode(node: Node, ctx: LoweringContext): void {
       ctx.addNode(COMPARE[op.op], name, args, [out]);
       return;
     case "where":
-      ctx.addNode("Where", name, args, [out]);
+      if (node.dtype === "bool") {
+        // onnxruntime has no bool Where kernel: (c and t) or (not c and f).
+        const [condition, whenTrue, whenFalse] = args as [string, string, string];
+        ctx.addNode("And", `${name}.true`, [condition, whenTrue], [aux("true")]);
+        ctx.addNode("Not", `${name}.not`, [condition], [aux("not")]);
+        ctx.addNode("And", `${name}.false`, [aux("not"), whenFalse], [aux("false")]);
+        ctx.addNode("Or", name, [aux("true"), aux("false")], [out]);
+      } else {
+        ctx.addNode("Where", name, args, [out]);
+      }
       return;
     case "cast":
       ctx.addNode("Cast", name, args, [out], [intAttribute("to", onnxElementType(op.to))]);
@@ -130,6 +158,17 @@ export function lowerNode(node: Node, ctx: LoweringContext): void {
     case "gather":
       ctx.addNode("Gather", name, args, [out], [intAttribute("axis", 0)]);
       return;
+    case "takeAlong":
+      ctx.addNode("GatherElements", name, args, [out], [intAttribute("axis", -1)]);
+      return;
+    case "scatterAlong": {
+      const [indices, updates] = args as [string, string];
+      const zeros = aux("zeros");
+      const zero = tensorProto("", HostTensor.zeros(node.dtype, [1]));
+      ctx.addNode("ConstantOfShape", `${name}.zeros`, [ctx.dims(node.shape, aux("shape"))], [zeros], [tensorAttribute("value", zero)]);
+      ctx.addNode("ScatterElements", name, [zeros, indices, updates], [out], [intAttribute("axis", -1), stringAttribute("reduction", "add")]);
+      return;
+    }
     case "scatterAdd": {
       const [indices, updates] = args as [string, string];
       const indexNode = ctx.nodeAt(node.inputs[0]!);

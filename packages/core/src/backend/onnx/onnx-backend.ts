@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BackendError, CoreError, InvalidArgumentError } from "../../errors.js";
 import type { Graph } from "../../graph/graph.js";
-import { HostTensor } from "../../tensor/host-tensor.js";
+import { HostTensor, hostView, type Shape } from "../../tensor/host-tensor.js";
 import { graphToOnnx, graphToOnnxWithExternalData } from "./emit.js";
 import { writeExternalData } from "./external-data.js";
 import { graphKey } from "./graph-key.js";
@@ -105,6 +105,10 @@ export class OnnxBackend implements Backend {
   /** Wraps the host tensor for onnxruntime once (no copy: onnxruntime reads the same memory). */
   upload(tensor: HostTensor): OrtBackendTensor {
     return new OrtBackendTensor(tensor);
+  }
+
+  view(tensor: BackendTensor, offset: number, shape: Shape): OrtBackendTensor {
+    return new OrtBackendTensor(hostView(ownTensor(tensor).hostTensor, offset, shape));
   }
 
   async read(tensor: BackendTensor): Promise<HostTensor> {

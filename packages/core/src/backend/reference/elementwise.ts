@@ -1,6 +1,6 @@
 // Elementwise kernels of the reference backend: unary, binary, compare, where and cast, all with
 // numpy broadcasting, computed in float64. Semantics follow the ONNX operators they lower to
-// (Neg, Exp, Log, Tanh, Erf, Sqrt, Reciprocal(Sqrt), Abs, Add..Pow, Max, Min, Less.., Where, Cast).
+// (Neg, Exp, Log, Tanh, Erf, Sqrt, Reciprocal(Sqrt), Abs, Cos, Sin, Add..Pow, Max, Min, Less.., Where, Cast).
 // Results are rounded to the node's dtype by the interpreter, not here.
 import type { BinaryOpName, CompareOpName, UnaryOpName } from "../../graph/ops.js";
 import type { Shape } from "../../tensor/host-tensor.js";
@@ -17,6 +17,8 @@ const UNARY: Readonly<Record<UnaryOpName, (x: number) => number>> = {
   sqrt: Math.sqrt,
   rsqrt: (x) => 1 / Math.sqrt(x),
   abs: Math.abs,
+  cos: Math.cos,
+  sin: Math.sin,
 };
 
 const BINARY: Readonly<Record<BinaryOpName, (a: number, b: number) => number>> = {

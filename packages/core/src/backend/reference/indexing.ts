@@ -38,6 +38,30 @@ export function scatterAdd(indices: Value, updates: Value, rows: number): Float6
   return out;
 }
 
+// data [..., V], indices [..., k] -> [..., k]: data[..., indices[..., j]]
+export function takeAlong(data: Value, indices: Value): Float64Array {
+  const size = data.shape[data.shape.length - 1] ?? 0;
+  const k = indices.shape[indices.shape.length - 1] ?? 0;
+  const out = new Float64Array(indices.data.length);
+  indices.data.forEach((value, i) => {
+    const row = Math.floor(i / k);
+    out[i] = data.data[row * size + rowIndex("takeAlong", value, size)]!;
+  });
+  return out;
+}
+
+// indices [..., k], updates [..., k] -> [..., size]: zeros with each update added at its index,
+// duplicates summing.
+export function scatterAlong(indices: Value, updates: Value, size: number): Float64Array {
+  const k = indices.shape[indices.shape.length - 1] ?? 0;
+  const out = new Float64Array(k === 0 ? 0 : (indices.data.length / k) * size);
+  indices.data.forEach((value, i) => {
+    const row = Math.floor(i / k);
+    out[row * size + rowIndex("scatterAlong", value, size)]! += updates.data[i]!;
+  });
+  return out;
+}
+
 // [x] -> [x with axes[i] cut to [starts[i], ends[i])] = outShape
 export function slice(x: Value, starts: readonly number[], axes: readonly number[], outShape: Shape): Float64Array {
   const begin = x.shape.map(() => 0);

@@ -2,10 +2,10 @@
 // float64 and rounds the result to the node's dtype (per `Precision`). A plan made once per graph
 // checks the graph's wiring and records each value's last use, so intermediates are dropped early.
 import { InvalidArgumentError, ShapeMismatchError } from "../../errors.js";
-import { evaluateDims, type DimBindings } from "../../graph/dims.js";
+import { evaluateDim, evaluateDims, type DimBindings } from "../../graph/dims.js";
 import type { Graph, Node } from "../../graph/graph.js";
 import * as elementwise from "./elementwise.js";
-import { concat, broadcastTo, gather, reshape, scatterAdd, slice, transpose } from "./indexing.js";
+import { concat, broadcastTo, gather, reshape, scatterAdd, scatterAlong, slice, takeAlong, transpose } from "./indexing.js";
 import { matmul, matmulNBits } from "./matmul.js";
 import { reduce, softmax } from "./reduce.js";
 import { fromHost, roundToDType, type Precision, type Value } from "./value.js";
@@ -75,6 +75,10 @@ function evaluate(
       return Float64Array.from(inputs.get(op.name)!);
     case "constant":
       return Float64Array.from(plan.constants.get(node.id)!);
+    case "range": {
+      const start = evaluateDim(op.start, dims);
+      return Float64Array.from({ length: shape[0]! }, (_, i) => start + i);
+    }
     case "unary":
       return elementwise.unary(op.op, a);
     case "binary":
@@ -97,6 +101,10 @@ function evaluate(
       return gather(a, b);
     case "scatterAdd":
       return scatterAdd(a, b, op.rows);
+    case "takeAlong":
+      return takeAlong(a, b);
+    case "scatterAlong":
+      return scatterAlong(a, b, shape[shape.length - 1]!);
     case "reshape":
       return reshape(a);
     case "transpose":

@@ -5,7 +5,7 @@
 import { InvalidArgumentError, ShapeMismatchError } from "../../errors.js";
 import type { Graph } from "../../graph/graph.js";
 import type { DType } from "../../tensor/dtype.js";
-import { HostTensor, sizeOf, type Shape } from "../../tensor/host-tensor.js";
+import { HostTensor, hostView, sizeOf, type Shape } from "../../tensor/host-tensor.js";
 import { bindDims, type DimBindings, type Dims } from "../../graph/dims.js";
 import type { Backend, BackendTensor, Executable, TensorMap } from "../backend.js";
 import { interpret, plan, type Plan } from "./interpreter.js";
@@ -39,6 +39,10 @@ export class ReferenceBackend implements Backend {
 
   upload(tensor: HostTensor): BackendTensor {
     return new ReferenceBackendTensor(tensor);
+  }
+
+  view(tensor: BackendTensor, offset: number, shape: Shape): BackendTensor {
+    return new ReferenceBackendTensor(hostView(ReferenceBackendTensor.unwrap(tensor), offset, shape));
   }
 
   async read(tensor: BackendTensor): Promise<HostTensor> {

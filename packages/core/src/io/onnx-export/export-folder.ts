@@ -8,7 +8,7 @@ import { configToHf, type Gemma2Config } from "../../models/gemma2/config.js";
 import type { Gemma2Params } from "../../models/gemma2/params.js";
 import { atomicWrite, atomicWriteFile } from "../atomic-write.js";
 import { writeAll } from "../file-handle-io.js";
-import { gemma2OnnxModel, MAX_ONNX_WEIGHT_BYTES, ONNX_DATA_FILE_NAME, onnxWeightBytes } from "./gemma2-onnx.js";
+import { gemma2OnnxModel, MAX_ONNX_WEIGHT_BYTES, ONNX_DATA_FILE_NAME, onnxWeightBytes } from "./export-graph.js";
 import { tokenizerFolderFiles, type TokenizerFiles } from "./tokenizer-files.js";
 
 export interface ExportOnnxFolderOptions {

@@ -3,6 +3,7 @@
 // Facts: docs/gemma2.md section 2; query_pre_attn_scalar is read, never derived (27B: 144).
 import { z } from "zod";
 import { InvalidConfigError } from "../../errors.js";
+import { checkLimit, type LoaderLimitName } from "../../io/limits.js";
 
 export type LayerKind = "sliding_attention" | "full_attention";
 
@@ -65,14 +66,32 @@ export function gemma2LayerTypes(numHiddenLayers: number): LayerKind[] {
   return Array.from({ length: numHiddenLayers }, (_, i) => (i % 2 === 0 ? "sliding_attention" : "full_attention"));
 }
 
-/** Parses and validates a config.json object; errors name the field. */
-export function configFromHf(json: unknown): Gemma2Config {
+/**
+ * Parses and validates a config.json object; errors name the field. `source` names where it came
+ * from in errors. Sizes are checked against LOADER_LIMITS before anything is built from them.
+ */
+export function configFromHf(json: unknown, source = "config.json"): Gemma2Config {
   const parsed = hfConfigSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new InvalidConfigError(issue.path.join(".") || "(root)", issue.message);
+    throw new InvalidConfigError(issue.path.join(".") || "(root)", `${issue.message} (in ${source})`);
   }
   const c = parsed.data;
+  const sizes: [LoaderLimitName, string, number][] = [
+    ["vocabSize", "vocab_size", c.vocab_size],
+    ["hiddenSize", "hidden_size", c.hidden_size],
+    ["intermediateSize", "intermediate_size", c.intermediate_size],
+    ["layers", "num_hidden_layers", c.num_hidden_layers],
+    ["attentionHeads", "num_attention_heads", c.num_attention_heads],
+    ["keyValueHeads", "num_key_value_heads", c.num_key_value_heads],
+    ["headDim", "head_dim", c.head_dim],
+    ["slidingWindow", "sliding_window", c.sliding_window],
+    ["maxPositions", "max_position_embeddings", c.max_position_embeddings],
+    ["tokenId", "bos_token_id", c.bos_token_id],
+    ["tokenId", "pad_token_id", c.pad_token_id],
+    ...(typeof c.eos_token_id === "number" ? [c.eos_token_id] : c.eos_token_id).map((id, i): [LoaderLimitName, string, number] => ["tokenId", typeof c.eos_token_id === "number" ? "eos_token_id" : `eos_token_id.${i}`, id]),
+  ];
+  for (const [limit, field, value] of sizes) checkLimit(limit, field, value, source);
   const ropeTheta = c.rope_parameters?.rope_theta ?? c.rope_theta ?? 10000;
   const layerTypes = c.layer_types ?? gemma2LayerTypes(c.num_hidden_layers);
   if (layerTypes.length !== c.num_hidden_layers) {

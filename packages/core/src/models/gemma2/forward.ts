@@ -6,6 +6,7 @@ import type { SymbolicTensor } from "../../graph/builder.js";
 import { attention } from "../../nn/attention.js";
 import { InvalidArgumentError } from "../../errors.js";
 import { geluTanh, linear, rmsNorm, softCap } from "../../nn/layers.js";
+import { isLora } from "../../nn/lora.js";
 import { gatherRows, isQuantized, type Weight } from "../../nn/quantized.js";
 import type { Gemma2Config, LayerKind } from "./config.js";
 
@@ -30,9 +31,14 @@ export interface Gemma2ForwardInputs {
 export interface Gemma2ForwardOutputs {
   /** [B, T, vocab], soft-capped. */
   logits: SymbolicTensor;
+  /** [B, T, hidden], the final norm's output (what the output projection and a value head read). */
+  hidden: SymbolicTensor;
   /** Per layer, the new positions' keys and values [B, K, T, h]. */
   keys: SymbolicTensor[];
   values: SymbolicTensor[];
+  /** Per layer, the past then the new keys and values [B, K, P + T, h]: a full-length cache's next state. */
+  allKeys: SymbolicTensor[];
+  allValues: SymbolicTensor[];
 }
 
 export function gemma2Forward(config: Gemma2Config, weight: WeightSource, inputs: Gemma2ForwardInputs): Gemma2ForwardOutputs {
@@ -40,13 +46,15 @@ export function gemma2Forward(config: Gemma2Config, weight: WeightSource, inputs
   const embedding = weight("model.embed_tokens.weight");
   const norm = (name: string): SymbolicTensor => {
     const tensor = weight(name);
-    if (isQuantized(tensor)) throw new InvalidArgumentError(name, "a norm weight cannot be quantized");
+    if (isQuantized(tensor) || isLora(tensor)) throw new InvalidArgumentError(name, "a norm weight must be a plain float tensor");
     return tensor;
   };
   // The scale is cast to the activation dtype before multiplying, as in modeling_gemma2.py.
   let x = gatherRows(embedding, inputs.ids).mul(Math.fround(Math.sqrt(config.hiddenSize)));
   const keys: SymbolicTensor[] = [];
   const values: SymbolicTensor[] = [];
+  const allKeys: SymbolicTensor[] = [];
+  const allValues: SymbolicTensor[] = [];
   const shape = {
     numHeads: config.numAttentionHeads,
     numKeyValueHeads: config.numKeyValueHeads,
@@ -64,11 +72,14 @@ export function gemma2Forward(config: Gemma2Config, weight: WeightSource, inputs
     );
     keys.push(attended.keys);
     values.push(attended.values);
+    allKeys.push(attended.allKeys);
+    allValues.push(attended.allValues);
     x = x.add(rmsNorm(attended.output, n("post_attention_layernorm"), eps));
     const normed = rmsNorm(x, n("pre_feedforward_layernorm"), eps);
     const mlp = linear(geluTanh(linear(normed, w("mlp.gate_proj"))).mul(linear(normed, w("mlp.up_proj"))), w("mlp.down_proj"));
     x = x.add(rmsNorm(mlp, n("post_feedforward_layernorm"), eps));
   });
-  const logits = softCap(linear(rmsNorm(x, norm("model.norm.weight"), eps), embedding), config.finalLogitSoftcapping);
-  return { logits, keys, values };
+  const hidden = rmsNorm(x, norm("model.norm.weight"), eps);
+  const logits = softCap(linear(hidden, embedding), config.finalLogitSoftcapping);
+  return { logits, hidden, keys, values, allKeys, allValues };
 }

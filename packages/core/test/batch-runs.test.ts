@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { batchRuns } from "../src/batch-runs.js";
+import { batchRuns } from "../src/generate/batch-runs.js";
 
 describe("batchRuns", () => {
   it("keeps neighbouring rows in one run and splits where the idle rows between would dominate", () => {

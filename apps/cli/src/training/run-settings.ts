@@ -1,0 +1,191 @@
+// A training run's settings, kept in <out>/run.json from just before its first step. Everything
+// that decides the sequence of losses is here (model, data, tokenizer, shapes, schedule, optimiser,
+// seed, LoRA), so `--resume` can continue with exactly the run that began: a flag given again must
+// agree with the saved value, and a flag left out takes it. How often to checkpoint, evaluate or
+// log, and the thread count, are the run's options: saved too, so a bare `--resume` continues as
+// the run went, but free to change between attempts (the thread count decides the order of
+// onnxruntime's sums, so keep it for losses equal bit for bit).
+import { access, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { LoraModule } from "@gemma-ts/core";
+import { atomicWriteFile } from "@gemma-ts/core/node";
+import type { TextUnit } from "@gemma-ts/data";
+import { InvalidArgumentError } from "commander";
+
+export const RUN_FILE = "run.json";
+const RUN_FORMAT = "gemma-ts-train-run";
+const RUN_VERSION = 1;
+
+export interface RunSettings {
+  /** A built-in configuration initialised from `seed`, or a Hugging Face folder (absolute path). */
+  preset: string | null;
+  model: string | null;
+  /** Training inputs and evaluation inputs, absolute paths. */
+  data: string[];
+  eval: string[] | null;
+  /** Share of the training documents held out for evaluation (instead of `eval`). */
+  heldOut: number | null;
+  textUnit: TextUnit;
+  /** The tokenizer.json given (absolute path); null: the model folder's, or one trained on the data. */
+  tokenizer: string | null;
+  steps: number;
+  batchSize: number;
+  seqLen: number;
+  /** Micro-batches of batchSize rows per optimiser step. */
+  gradAccum: number;
+  lr: number;
+  minLr: number;
+  warmupSteps: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  seed: number;
+  /** LoRA instead of full fine-tuning when loraRank is set. */
+  loraRank: number | null;
+  loraAlpha: number | null;
+  loraModules: LoraModule[] | null;
+}
+
+export type SettingName = keyof RunSettings;
+
+export interface RunOptions {
+  /** Steps between checkpoints (each also redraws the loss plot). */
+  checkpointEvery: number;
+  /** Steps between evaluations, when the run has evaluation data. */
+  evalEvery: number;
+  /** Checkpoints kept, the newest; 0 keeps all. */
+  keepCheckpoints: number;
+  /** Steps between progress lines when stdout is not a terminal. */
+  logEvery: number;
+  /** onnxruntime's intra-op threads; null: its default (one per core). */
+  threads: number | null;
+}
+
+const DEFAULT_CHECKPOINT_EVERY = 100;
+
+/** The options of this attempt: those given, else the run's saved ones, else the defaults. */
+export function runOptions(given: Partial<RunOptions>, saved: RunOptions | undefined): RunOptions {
+  const checkpointEvery = given.checkpointEvery ?? saved?.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
+  return {
+    checkpointEvery,
+    evalEvery: given.evalEvery ?? saved?.evalEvery ?? checkpointEvery,
+    keepCheckpoints: given.keepCheckpoints ?? saved?.keepCheckpoints ?? 2,
+    logEvery: given.logEvery ?? saved?.logEvery ?? 1,
+    threads: given.threads ?? saved?.threads ?? null,
+  };
+}
+
+/** The flag that sets each setting, for messages. */
+export const SETTING_FLAGS: Readonly<Record<SettingName, string>> = {
+  preset: "--preset",
+  model: "--model",
+  data: "--data",
+  eval: "--eval",
+  heldOut: "--held-out",
+  textUnit: "--text-unit",
+  tokenizer: "--tokenizer",
+  steps: "--steps",
+  batchSize: "--batch-size",
+  seqLen: "--seq-len",
+  gradAccum: "--grad-accum",
+  lr: "--lr",
+  minLr: "--min-lr",
+  warmupSteps: "--warmup-steps",
+  weightDecay: "--weight-decay",
+  maxGradNorm: "--max-grad-norm",
+  seed: "--seed",
+  loraRank: "--lora-rank",
+  loraAlpha: "--lora-alpha",
+  loraModules: "--lora-modules",
+};
+
+/**
+ * The settings of a new run: the flags given, defaults for the rest. Defaults follow the flags
+ * they depend on: the floor of the cosine is a tenth of --lr, the warmup a twentieth of the steps
+ * (at most 1,000), LoRA's alpha twice its rank (as core's loraConfig).
+ */
+export function newRunSettings(given: Partial<RunSettings>): RunSettings {
+  if ((given.preset ?? null) === null && (given.model ?? null) === null) throw new InvalidArgumentError("train needs --preset NAME or --model DIR");
+  for (const name of ["data", "steps", "batchSize", "seqLen"] as const) {
+    if (given[name] === undefined) throw new InvalidArgumentError(`train needs ${SETTING_FLAGS[name]}`);
+  }
+  const lr = given.lr ?? 1e-3;
+  const steps = given.steps!;
+  const loraRank = given.loraRank ?? null;
+  for (const name of ["loraAlpha", "loraModules"] as const) {
+    if (loraRank === null && given[name] !== undefined && given[name] !== null) throw new InvalidArgumentError(`${SETTING_FLAGS[name]} needs --lora-rank`);
+  }
+  const settings: RunSettings = {
+    preset: given.preset ?? null,
+    model: given.model ?? null,
+    data: given.data!,
+    eval: given.eval ?? null,
+    heldOut: given.heldOut ?? null,
+    textUnit: given.textUnit ?? "file",
+    tokenizer: given.tokenizer ?? null,
+    steps,
+    batchSize: given.batchSize!,
+    seqLen: given.seqLen!,
+    gradAccum: given.gradAccum ?? 1,
+    lr,
+    minLr: given.minLr ?? lr / 10,
+    warmupSteps: given.warmupSteps ?? Math.min(1000, Math.ceil(steps / 20)),
+    weightDecay: given.weightDecay ?? 0.01,
+    maxGradNorm: given.maxGradNorm ?? 1,
+    seed: given.seed ?? 0,
+    loraRank,
+    loraAlpha: loraRank === null ? null : (given.loraAlpha ?? 2 * loraRank),
+    loraModules: loraRank === null ? null : (given.loraModules ?? ["q_proj", "k_proj", "v_proj", "o_proj"]),
+  };
+  if (settings.warmupSteps > steps) throw new InvalidArgumentError(`--warmup-steps ${settings.warmupSteps} is more than --steps ${steps}`);
+  if (settings.minLr > lr) throw new InvalidArgumentError(`--min-lr ${settings.minLr} is above --lr ${lr}`);
+  return settings;
+}
+
+/** The saved settings of a resumed run; a flag given again must agree with them. */
+export function resumedRunSettings(saved: RunSettings, given: Partial<RunSettings>, file: string): RunSettings {
+  for (const [name, value] of Object.entries(given) as [SettingName, unknown][]) {
+    if (value === undefined || JSON.stringify(value) === JSON.stringify(saved[name])) continue;
+    throw new InvalidArgumentError(
+      `${SETTING_FLAGS[name]} ${show(value)} differs from the run's ${show(saved[name])} (${file}); a resumed run keeps the settings it began with`,
+    );
+  }
+  return saved;
+}
+
+function show(value: unknown): string {
+  if (value === null) return "(not set)";
+  return Array.isArray(value) ? value.join(" ") : String(value);
+}
+
+export interface RunFile {
+  settings: RunSettings;
+  options: RunOptions;
+}
+
+export async function readRunFile(dir: string): Promise<RunFile | undefined> {
+  const file = join(dir, RUN_FILE);
+  try {
+    await access(file);
+  } catch {
+    return undefined;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, "utf8"));
+  } catch (error) {
+    throw new InvalidArgumentError(`${file} is not valid JSON (${(error as Error).message})`);
+  }
+  const record = json as { format?: unknown; version?: unknown; settings?: unknown; options?: unknown };
+  const isObject = (value: unknown) => typeof value === "object" && value !== null;
+  if (record?.format !== RUN_FORMAT || record.version !== RUN_VERSION || !isObject(record.settings) || !isObject(record.options)) {
+    throw new InvalidArgumentError(`${file} is not a gemma-ts run file (format ${RUN_FORMAT}, version ${RUN_VERSION})`);
+  }
+  const settings = record.settings as RunSettings;
+  const missing = (Object.keys(SETTING_FLAGS) as SettingName[]).find((name) => !(name in settings));
+  if (missing) throw new InvalidArgumentError(`${file} lacks the setting '${missing}'`);
+  return { settings, options: runOptions({}, record.options as RunOptions) };
+}
+
+export async function writeRunFile(dir: string, run: RunFile): Promise<void> {
+  await atomicWriteFile(join(dir, RUN_FILE), `${JSON.stringify({ format: RUN_FORMAT, version: RUN_VERSION, ...run }, null, 2)}\n`);
+}
