@@ -6,7 +6,7 @@ import type { SymbolicTensor } from "../graph/builder.js";
 import type { BinaryOpName, Op, OpKind, UnaryOpName } from "../graph/ops.js";
 import type { DType } from "../tensor/dtype.js";
 import { dequantizeWeight } from "../nn/quantized.js";
-import { dimAdd, dimEquals, dimSub, type Dim, type Dims } from "../graph/dims.js";
+import { dimAdd, dimEquals, dimProduct, dimSub, type Dim, type Dims } from "../graph/dims.js";
 
 export interface GradientContext<O extends Op = Op> {
   readonly op: O;
@@ -63,6 +63,32 @@ function transposeLast(tensor: SymbolicTensor): SymbolicTensor {
   perm[tensor.rank - 2] = tensor.rank - 1;
   perm[tensor.rank - 1] = tensor.rank - 2;
   return tensor.transpose(perm);
+}
+
+/**
+ * db of y = a b where b is broadcast along the batch axes next to its matrix axes (a linear
+ * layer's weight [K, N] under activations [B, T, K]; one key head [B, K, 1, h, S] under its G
+ * query heads): those axes fold into the rows of a and g, so db is ONE product summing over
+ * B * T rows instead of a [B, K, N] batch of products over T rows reduced afterwards, which
+ * writes B copies of the weight's gradient and runs the matrix kernel on a short inner axis.
+ * undefined where b is not broadcast so (the plain rule applies).
+ */
+function foldedRightGradient(a: SymbolicTensor, b: SymbolicTensor, g: SymbolicTensor): SymbolicTensor | undefined {
+  const batch = g.shape.slice(0, -2);
+  const lead = batch.length - (b.rank - 2);
+  let start = batch.length;
+  while (start > 0 && (start - 1 < lead || b.shape[start - 1 - lead] === 1)) start--;
+  if (start === batch.length || a.rank !== g.rank) return undefined;
+  // a's own rows must be whole on the folded axes (not broadcast there itself).
+  if (batch.slice(start).some((d, i) => !dimEquals(d, a.shape[start + i]!))) return undefined;
+  const [K, N] = [a.shape[a.rank - 1]!, g.shape[g.rank - 1]!];
+  const rows = dimProduct([...batch.slice(start), g.shape[g.rank - 2]!]);
+  const foldedA = a.reshape([...a.shape.slice(0, start), rows, K]);
+  const foldedG = g.reshape([...batch.slice(0, start), rows, N]);
+  const product = transposeLast(foldedA).matmul(foldedG);
+  // b's shape without the folded axes (absent or 1), which the product lacks.
+  const unfolded = [...b.shape.slice(0, Math.max(0, start - lead)), K, N];
+  return sumToShape(product, unfolded).reshape(b.shape);
 }
 
 // Unary ops: (x, y = f(x), g) -> g * f'(x), all [shape of x].
@@ -159,7 +185,7 @@ export const GRADIENT_RULES: { readonly [K in DifferentiableKind]: Rule<K> } = {
   // y = a b: da = g b^T, db = a^T g, each summed over the batch axes its operand was broadcast along.
   matmul: ({ inputs: [a, b], grad, needs }) => [
     when(needs[0], () => sumToShape(grad.matmul(transposeLast(b!)), a!.shape)),
-    when(needs[1], () => sumToShape(transposeLast(a!).matmul(grad), b!.shape)),
+    when(needs[1], () => foldedRightGradient(a!, b!, grad) ?? sumToShape(transposeLast(a!).matmul(grad), b!.shape)),
   ],
 
   reduce: ({ op, inputs: [x], output, grad }) => {
