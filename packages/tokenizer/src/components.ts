@@ -5,7 +5,11 @@
 import type { IdBuffer } from "./id-buffer.js";
 
 export interface Normalizer {
-  normalize(text: string): string;
+  /**
+   * `maxLength` bounds the length of the result (default: maxOutputLength of the input, see
+   * limits.ts); a normalizer that would produce more throws a TokenizerLimitError instead.
+   */
+  normalize(text: string, maxLength?: number): string;
 }
 
 export interface TokenizerModel {
@@ -19,7 +23,8 @@ export interface TokenizerModel {
 
 /** Hugging Face's Decoder::decode_chain: token strings in, token strings out, joined at the end. */
 export interface Decoder {
-  decodeChain(tokens: string[]): string[];
+  /** `maxLength` bounds the total length of the strings returned, as for Normalizer. */
+  decodeChain(tokens: string[], maxLength?: number): string[];
 }
 
 /** Adds special tokens around one encoded sequence (e.g. `<bos>` in front). */

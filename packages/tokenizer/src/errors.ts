@@ -6,7 +6,8 @@ export type TokenizerErrorCode =
   | "MALFORMED_FILE"
   | "UNSUPPORTED_COMPONENT"
   | "INVALID_ARGUMENT"
-  | "CHAT_TEMPLATE";
+  | "CHAT_TEMPLATE"
+  | "LIMIT_EXCEEDED";
 
 export class TokenizerError extends Error {
   readonly code: TokenizerErrorCode;
@@ -38,6 +39,23 @@ export class UnsupportedComponentError extends TokenizerError {
     super("UNSUPPORTED_COMPONENT", `unsupported ${component}: ${detail}`);
     this.name = "UnsupportedComponentError";
     this.component = component;
+  }
+}
+
+/**
+ * A size in a file (a vocabulary size, an id, a length, a nesting depth), or the text a
+ * normalizer or decoder would produce, is beyond the limits of TOKENIZER_LIMITS (limits.ts);
+ * refused before anything is allocated for it.
+ */
+export class TokenizerLimitError extends TokenizerError {
+  constructor(
+    readonly field: string,
+    readonly value: number,
+    readonly limit: number,
+    reason?: string,
+  ) {
+    super("LIMIT_EXCEEDED", `${field} is ${value}, above the limit of ${limit}${reason === undefined ? "" : ` (${reason})`}`);
+    this.name = "TokenizerLimitError";
   }
 }
 

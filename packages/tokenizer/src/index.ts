@@ -11,12 +11,14 @@ export { tokenizerFromSentencePiece, type SentencePieceLoadOptions } from "./for
 export { trainBpe, type TrainBpeResult, type TrainBpeStats } from "./trainer/bpe-trainer.js";
 export { GEMMA_SPECIAL_TOKENS, type TrainBpeOptions, type TrainBpeProgress } from "./trainer/options.js";
 export type { TokenizerJson } from "./trainer/tokenizer-json-writer.js";
+export { TOKENIZER_LIMITS, type TokenizerLimit, type TokenizerLimitName } from "./limits.js";
 export { renderGemmaChat, type ChatMessage, type ChatRole, type ChatTemplateOptions } from "./chat-template.js";
 export {
   ChatTemplateError,
   InvalidArgumentError,
   MalformedTokenizerFileError,
   TokenizerError,
+  TokenizerLimitError,
   UnsupportedComponentError,
   type TokenizerErrorCode,
 } from "./errors.js";

@@ -1,17 +1,28 @@
 // Decoders of Hugging Face's tokenizers, each a step of decode_chain over the token strings.
-// Gemma's chain is Replace '▁' -> ' ', ByteFallback, Fuse.
+// Gemma's chain is Replace '▁' -> ' ', ByteFallback, Fuse. Only Replace can lengthen the text;
+// it keeps the total within `maxLength` (limits.ts). The others shorten it or keep its length.
 import type { Decoder } from "../components.js";
+import { maxOutputLength } from "../limits.js";
 import { parseByteToken } from "../models/bpe.js";
+import type { Replacement } from "../replacement.js";
 
 export class ReplaceDecoder implements Decoder {
-  constructor(
-    private readonly pattern: string | RegExp,
-    private readonly content: string,
-  ) {}
+  constructor(private readonly replacement: Replacement) {}
 
-  decodeChain(tokens: string[]): string[] {
-    return tokens.map((token) => token.replaceAll(this.pattern, this.content));
+  decodeChain(tokens: string[], maxLength = maxOutputLength(totalLength(tokens))): string[] {
+    let total = 0;
+    return tokens.map((token) => {
+      const replaced = this.replacement.apply(token, maxLength - total);
+      total += replaced.length;
+      return replaced;
+    });
   }
+}
+
+export function totalLength(tokens: readonly string[]): number {
+  let total = 0;
+  for (const token of tokens) total += token.length;
+  return total;
 }
 
 /**
@@ -80,9 +91,9 @@ export class StripDecoder implements Decoder {
 export class SequenceDecoder implements Decoder {
   constructor(private readonly decoders: readonly Decoder[]) {}
 
-  decodeChain(tokens: string[]): string[] {
+  decodeChain(tokens: string[], maxLength = maxOutputLength(totalLength(tokens))): string[] {
     let result = tokens;
-    for (const decoder of this.decoders) result = decoder.decodeChain(result);
+    for (const decoder of this.decoders) result = decoder.decodeChain(result, maxLength);
     return result;
   }
 }

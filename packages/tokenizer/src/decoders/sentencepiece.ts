@@ -3,7 +3,9 @@
 // UTF-8 text (one U+FFFD per byte that does not start a valid character), '▁' becomes ' ', and
 // the '▁' the dummy prefix put in front of the text is dropped again.
 import type { Decoder, Normalizer } from "../components.js";
+import { checkOutputLength, maxOutputLength } from "../limits.js";
 import { parseByteToken } from "../models/bpe.js";
+import { totalLength } from "./hf-decoders.js";
 
 export type ReservedPieceKind = "control" | "unknown" | "byte";
 
@@ -22,7 +24,7 @@ const SPACE_MARK = "\u2581";
 export class SentencePieceDecoder implements Decoder {
   constructor(private readonly options: SentencePieceDecoderOptions) {}
 
-  decodeChain(tokens: string[]): string[] {
+  decodeChain(tokens: string[], maxLength = maxOutputLength(totalLength(tokens))): string[] {
     const { reserved, unkSurface, addDummyPrefix, removeExtraWhitespaces, denormalizer } = this.options;
     let text = "";
     let bytes: number[] = [];
@@ -43,7 +45,9 @@ export class SentencePieceDecoder implements Decoder {
       droppedSpace = false;
       if (kind === "control") continue;
       if (kind === "unknown") {
+        // unk_surface comes from the file and may be longer than the piece it stands for.
         text += unkSurface;
+        checkOutputLength("the SentencePiece decoder", text.length, maxLength);
         continue;
       }
       let piece = token;
@@ -56,7 +60,7 @@ export class SentencePieceDecoder implements Decoder {
       text += piece.replaceAll(SPACE_MARK, " ");
     }
     if (bytes.length > 0) text += decodeBytes(bytes);
-    return [denormalizer ? denormalizer.normalize(text) : text];
+    return [denormalizer ? denormalizer.normalize(text, maxLength) : text];
   }
 }
 

@@ -2,6 +2,7 @@
 // malformed tokenizer.json is reported as "model.merges[12]: expected a string", never as a
 // TypeError deep inside the encoder.
 import { MalformedTokenizerFileError } from "../errors.js";
+import { checkLimit, type TokenizerLimitName } from "../limits.js";
 
 export type JsonObject = { readonly [key: string]: unknown };
 
@@ -26,14 +27,20 @@ export class JsonReader {
     return this.value as JsonObject;
   }
 
-  array(): JsonReader[] {
+  /** The items; with `limit`, an array longer than that limit is refused before any is read. */
+  array(limit?: TokenizerLimitName): JsonReader[] {
     if (!Array.isArray(this.value)) this.fail(`expected an array, got ${describe(this.value)}`);
-    return (this.value as unknown[]).map((item, index) => new JsonReader(item, `${this.path}[${index}]`));
+    const items = this.value as unknown[];
+    if (limit) checkLimit(limit, `the length of ${this.path || "(root)"}`, items.length);
+    return items.map((item, index) => new JsonReader(item, `${this.path}[${index}]`));
   }
 
-  string(): string {
+  /** The string; with `limit`, a longer one is refused. */
+  string(limit?: TokenizerLimitName): string {
     if (typeof this.value !== "string") this.fail(`expected a string, got ${describe(this.value)}`);
-    return this.value as string;
+    const value = this.value as string;
+    if (limit) checkLimit(limit, `the length of ${this.path || "(root)"}`, value.length);
+    return value;
   }
 
   boolean(fallback?: boolean): boolean {
@@ -48,6 +55,13 @@ export class JsonReader {
       this.fail(`expected a non-negative integer, got ${describe(this.value)}`);
     }
     return this.value as number;
+  }
+
+  /** A token id: a non-negative integer within TOKENIZER_LIMITS.tokenId. */
+  id(): number {
+    const value = this.index();
+    checkLimit("tokenId", this.path || "(root)", value);
+    return value;
   }
 
   get(key: string): JsonReader {

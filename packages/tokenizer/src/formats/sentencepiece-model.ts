@@ -1,10 +1,13 @@
 // Loads a SentencePiece .model file (a serialized ModelProto, sentencepiece_model.proto) of
 // model_type BPE into the pipeline: SentencePiece's normalizer, its BPE model, its decoder.
 // Encoding matches SentencePieceProcessor::Encode (no <s> / </s> unless asked for); UNIGRAM, WORD
-// and CHAR models are refused with an UnsupportedComponentError that names them.
+// and CHAR models are refused with an UnsupportedComponentError that names them. Counts and
+// lengths are checked against TOKENIZER_LIMITS (limits.ts) as they are read; the messages are
+// read by a fixed schema, not recursively, so nesting in the file cannot reach the stack.
 import type { PostProcessor } from "../components.js";
 import { SentencePieceDecoder, type ReservedPieceKind } from "../decoders/sentencepiece.js";
-import { MalformedTokenizerFileError, UnsupportedComponentError } from "../errors.js";
+import { InvalidArgumentError, MalformedTokenizerFileError, UnsupportedComponentError } from "../errors.js";
+import { checkLimit, TOKENIZER_LIMITS, type TokenizerLimitName } from "../limits.js";
 import { PieceType, SentencePieceBpeModel, type SentencePieceEntry } from "../models/sentencepiece-bpe.js";
 import { PrecompiledCharsmap } from "../normalizers/precompiled-charsmap.js";
 import { PrefixMatcher } from "../normalizers/prefix-matcher.js";
@@ -67,14 +70,18 @@ export interface SentencePieceLoadOptions {
 
 /** Builds a tokenizer from the bytes of a SentencePiece BPE .model file. */
 export function tokenizerFromSentencePiece(bytes: Uint8Array, options: SentencePieceLoadOptions = {}): Tokenizer {
+  if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError("bytes", "expected the bytes of a .model file (a Uint8Array)");
+  checkLimit("fileBytes", "the size of the .model file", bytes.length);
   const proto = parseSentencePieceModel(bytes);
   const { trainerSpec, normalizerSpec, denormalizerSpec } = proto;
   const modelType = MODEL_TYPES[trainerSpec.modelType] ?? `unknown type ${trainerSpec.modelType}`;
   if (modelType !== "BPE") {
     throw new UnsupportedComponentError("SentencePiece model_type", `${modelType} (only BPE is supported)`);
   }
-  const model = new SentencePieceBpeModel({ pieces: proto.pieces, byteFallback: trainerSpec.byteFallback });
   const userDefined = proto.pieces.filter((entry) => entry.type === PieceType.USER_DEFINED).map((entry) => entry.piece);
+  // Each character of a user-defined symbol is a node of the tries that find them in the text.
+  checkLimit("addedTokensLength", "the total length of the USER_DEFINED pieces", userDefined.reduce((total, piece) => total + piece.length, 0));
+  const model = new SentencePieceBpeModel({ pieces: proto.pieces, byteFallback: trainerSpec.byteFallback });
   const reserved = new Map<string, ReservedPieceKind>();
   for (const { piece, type } of proto.pieces) {
     if (type === PieceType.CONTROL) reserved.set(piece, "control");
@@ -148,6 +155,7 @@ export function parseSentencePieceModel(bytes: Uint8Array): SentencePieceModelPr
     switch (field.number) {
       case 1:
         reader.expect(field, WIRE_LENGTH_DELIMITED, "pieces");
+        if (pieces.length === TOKENIZER_LIMITS.vocabSize.max) checkLimit("vocabSize", `the number of ModelProto.pieces (at byte ${field.offset})`, pieces.length + 1);
         pieces.push(readPiece(reader.message(`ModelProto.pieces[${pieces.length}]`)));
         break;
       case 2:
@@ -181,7 +189,7 @@ function readPiece(reader: ProtobufReader): SentencePieceEntry {
   for (let field = reader.nextField(); field; field = reader.nextField()) {
     if (field.number === 1) {
       reader.expect(field, WIRE_LENGTH_DELIMITED, "piece");
-      piece = reader.string();
+      piece = limitedString(reader, "piece", "tokenLength");
     } else if (field.number === 2) {
       reader.expect(field, WIRE_FIXED32, "score");
       score = reader.float();
@@ -220,9 +228,13 @@ function readTrainerSpec(reader: ProtobufReader, previous: TrainerSpec | undefin
   };
   for (let field = reader.nextField(); field; field = reader.nextField()) {
     const varint = (name: string): void => reader.expect(field, WIRE_VARINT, name);
-    const text = (name: string): string => {
+    const text = (name: string, limit: TokenizerLimitName = "tokenLength"): string => {
       reader.expect(field, WIRE_LENGTH_DELIMITED, name);
-      return reader.string();
+      return limitedString(reader, name, limit);
+    };
+    const symbol = (list: string[], name: string): void => {
+      checkLimit("vocabSize", `the number of ${reader.path}.${name}`, list.length + 1);
+      list.push(text(name));
     };
     switch (field.number) {
       case 3:
@@ -246,10 +258,10 @@ function readTrainerSpec(reader: ProtobufReader, previous: TrainerSpec | undefin
         spec.allowWhitespaceOnlyPieces = reader.bool();
         break;
       case 30:
-        spec.controlSymbols.push(text("control_symbols"));
+        symbol(spec.controlSymbols, "control_symbols");
         break;
       case 31:
-        spec.userDefinedSymbols.push(text("user_defined_symbols"));
+        symbol(spec.userDefinedSymbols, "user_defined_symbols");
         break;
       case 35:
         varint("byte_fallback");
@@ -272,7 +284,7 @@ function readTrainerSpec(reader: ProtobufReader, previous: TrainerSpec | undefin
         spec.padId = reader.int32();
         break;
       case 44:
-        spec.unkSurface = text("unk_surface");
+        spec.unkSurface = text("unk_surface", "componentStringLength");
         break;
       case 45:
         spec.unkPiece = text("unk_piece");
@@ -305,7 +317,7 @@ function readNormalizerSpec(reader: ProtobufReader, previous: NormalizerSpec | u
     switch (field.number) {
       case 1:
         reader.expect(field, WIRE_LENGTH_DELIMITED, "name");
-        spec.name = reader.string();
+        spec.name = limitedString(reader, "name", "componentStringLength");
         break;
       case 2:
         reader.expect(field, WIRE_LENGTH_DELIMITED, "precompiled_charsmap");
@@ -328,4 +340,10 @@ function readNormalizerSpec(reader: ProtobufReader, previous: NormalizerSpec | u
     }
   }
   return spec;
+}
+
+function limitedString(reader: ProtobufReader, name: string, limit: TokenizerLimitName): string {
+  const value = reader.string();
+  checkLimit(limit, `the length of ${reader.path}.${name}`, value.length);
+  return value;
 }

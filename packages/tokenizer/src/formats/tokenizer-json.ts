@@ -2,7 +2,9 @@
 // "a b" strings or [a, b] pairs, byte_fallback, unk/fuse_unk, ignore_merges), the normalizers,
 // decoders and TemplateProcessing post-processor that SentencePiece-style tokenizers use, no
 // pre-tokenizer, and added tokens. Anything else is refused with an UnsupportedComponentError
-// that names it, rather than tokenized differently from the reference.
+// that names it, rather than tokenized differently from the reference. Every size in the file is
+// checked against TOKENIZER_LIMITS (limits.ts) before it is used, and nested components are read
+// to a bounded depth, so no file can exhaust memory or the stack.
 import type { AddedToken } from "../added-vocabulary.js";
 import type { Decoder, Normalizer, PostProcessor } from "../components.js";
 import {
@@ -12,7 +14,8 @@ import {
   SequenceDecoder,
   StripDecoder,
 } from "../decoders/hf-decoders.js";
-import { MalformedTokenizerFileError, UnsupportedComponentError } from "../errors.js";
+import { InvalidArgumentError, MalformedTokenizerFileError, UnsupportedComponentError } from "../errors.js";
+import { checkLimit, TOKENIZER_LIMITS } from "../limits.js";
 import { BpeModel } from "../models/bpe.js";
 import {
   LowercaseNormalizer,
@@ -23,6 +26,7 @@ import {
   UnicodeNormalizer,
 } from "../normalizers/hf-normalizers.js";
 import { TemplatePostProcessor, type TemplatePiece } from "../post-processors.js";
+import { type ReplacePattern, Replacement } from "../replacement.js";
 import { Tokenizer } from "../tokenizer.js";
 import { JsonReader } from "./json-reader.js";
 
@@ -39,14 +43,18 @@ export function tokenizerFromJson(source: string | Uint8Array | object): Tokeniz
   return new Tokenizer({
     model,
     addedTokens,
-    normalizer: readNormalizer(root.get("normalizer")),
+    normalizer: readNormalizer(root.get("normalizer"), 1),
     postProcessor: readPostProcessor(root.get("post_processor")),
-    decoder: readDecoder(root.get("decoder")),
+    decoder: readDecoder(root.get("decoder"), 1),
   });
 }
 
 function parseSource(source: string | Uint8Array | object): unknown {
+  if (typeof source !== "string" && typeof source !== "object") {
+    throw new InvalidArgumentError("source", `expected the text, bytes or parsed object of a tokenizer.json, got ${typeof source}`);
+  }
   if (typeof source === "object" && !(source instanceof Uint8Array)) return source;
+  checkLimit("fileBytes", typeof source === "string" ? "the length of the tokenizer.json text" : "the size of the tokenizer.json file", source.length);
   const text = typeof source === "string" ? source : new TextDecoder().decode(source);
   try {
     return JSON.parse(text);
@@ -57,15 +65,24 @@ function parseSource(source: string | Uint8Array | object): unknown {
 
 function readAddedTokens(list: JsonReader): AddedToken[] {
   if (list.isNull()) return [];
-  return list.array().map((entry) => ({
-    id: entry.require("id").index(),
-    content: entry.require("content").string(),
-    special: entry.get("special").boolean(false),
-    normalized: entry.get("normalized").boolean(true),
-    lstrip: entry.get("lstrip").boolean(false),
-    rstrip: entry.get("rstrip").boolean(false),
-    singleWord: entry.get("single_word").boolean(false),
-  }));
+  const tokens: AddedToken[] = [];
+  // Each character of an added token is a node of the trie that finds them in the text.
+  let totalLength = 0;
+  for (const entry of list.array("vocabSize")) {
+    const content = entry.require("content").string("tokenLength");
+    totalLength += content.length;
+    checkLimit("addedTokensLength", `the total length of ${list.path} up to ${entry.path}`, totalLength);
+    tokens.push({
+      id: entry.require("id").id(),
+      content,
+      special: entry.get("special").boolean(false),
+      normalized: entry.get("normalized").boolean(true),
+      lstrip: entry.get("lstrip").boolean(false),
+      rstrip: entry.get("rstrip").boolean(false),
+      singleWord: entry.get("single_word").boolean(false),
+    });
+  }
+  return tokens;
 }
 
 function readBpeModel(model: JsonReader): BpeModel {
@@ -90,7 +107,7 @@ function readBpeModel(model: JsonReader): BpeModel {
   return new BpeModel({
     tokens,
     merges,
-    unkToken: unk.isNull() ? undefined : unk.string(),
+    unkToken: unk.isNull() ? undefined : unk.string("tokenLength"),
     byteFallback: model.get("byte_fallback").boolean(false),
     fuseUnk: model.get("fuse_unk").boolean(false),
     ignoreMerges: model.get("ignore_merges").boolean(false),
@@ -98,13 +115,19 @@ function readBpeModel(model: JsonReader): BpeModel {
 }
 
 // The vocabulary and the merges are the bulk of the file (256k + 580k entries for Gemma), so
-// they are checked in plain loops rather than through a JsonReader per entry.
+// they are checked in plain loops rather than through a JsonReader per entry. An id is checked
+// before it indexes the token array: one near 2^32 would otherwise make a 4-billion-slot array,
+// and one past 2^32 - 2 would become a plain property and silently vanish from the vocabulary.
 function readVocab(vocab: JsonReader): (string | undefined)[] {
   const entries = vocab.object();
   const tokens: (string | undefined)[] = [];
+  const { tokenId, tokenLength } = TOKENIZER_LIMITS;
+  let count = 0;
   for (const token in entries) {
+    if (++count > TOKENIZER_LIMITS.vocabSize.max) checkLimit("vocabSize", `the number of entries of ${vocab.path}`, Object.keys(entries).length);
     const id = entries[token];
-    if (typeof id !== "number" || !Number.isInteger(id) || id < 0) vocab.get(token).index();
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > tokenId.max) vocab.get(token).id();
+    if (token.length > tokenLength.max) checkLimit("tokenLength", `the length of the token with id ${String(id)} in ${vocab.path}`, token.length);
     if (tokens[id as number] !== undefined) vocab.get(token).fail(`id ${String(id)} is also given to '${tokens[id as number]}'`);
     tokens[id as number] = token;
   }
@@ -114,6 +137,7 @@ function readVocab(vocab: JsonReader): (string | undefined)[] {
 function readMerges(merges: JsonReader): [string, string][] {
   if (!Array.isArray(merges.value)) merges.array();
   const list = merges.value as unknown[];
+  checkLimit("merges", `the number of ${merges.path}`, list.length);
   const pairs: [string, string][] = new Array(list.length);
   for (let i = 0; i < list.length; i++) {
     const merge = list[i];
@@ -132,28 +156,31 @@ function readMerges(merges: JsonReader): [string, string][] {
   return pairs;
 }
 
-function readPattern(pattern: JsonReader): string | RegExp {
+function readReplacement(spec: JsonReader): Replacement {
+  const pattern = spec.require("pattern");
   const literal = pattern.get("String");
-  if (!literal.isNull()) return literal.string();
   const regex = pattern.get("Regex");
-  if (!regex.isNull()) {
-    try {
-      return new RegExp(regex.string(), "gu");
-    } catch (error) {
-      regex.fail(`not a regular expression this runtime understands (${(error as Error).message})`);
-    }
-  }
-  return pattern.fail("expected {String} or {Regex}");
+  let source: ReplacePattern;
+  if (!literal.isNull()) source = { literal: literal.string("componentStringLength") };
+  else if (!regex.isNull()) source = { regex: regex.string("componentStringLength") };
+  else return pattern.fail("expected {String} or {Regex}");
+  return new Replacement(source, spec.require("content").string("componentStringLength"), spec.path);
 }
 
-function readNormalizer(spec: JsonReader): Normalizer | undefined {
+/** Refuses components nested deeper than the limit before reading them (`depth` is 1 at the top). */
+function checkDepth(spec: JsonReader, depth: number): void {
+  checkLimit("componentDepth", `the nesting depth of ${spec.path.split(".")[0]}`, depth);
+}
+
+function readNormalizer(spec: JsonReader, depth: number): Normalizer | undefined {
   if (spec.isNull()) return undefined;
+  checkDepth(spec, depth);
   const type = spec.require("type").string();
   switch (type) {
     case "Replace":
-      return new ReplaceNormalizer(readPattern(spec.require("pattern")), spec.require("content").string());
+      return new ReplaceNormalizer(readReplacement(spec));
     case "Prepend":
-      return new PrependNormalizer(spec.require("prepend").string());
+      return new PrependNormalizer(spec.require("prepend").string("componentStringLength"), spec.path);
     case "NFC":
     case "NFD":
     case "NFKC":
@@ -164,26 +191,31 @@ function readNormalizer(spec: JsonReader): Normalizer | undefined {
     case "Strip":
       return new StripNormalizer(spec.get("strip_left").boolean(true), spec.get("strip_right").boolean(true));
     case "Sequence":
-      return new SequenceNormalizer(spec.require("normalizers").array().map((item) => readNormalizer(item)!));
+      return new SequenceNormalizer(
+        spec.require("normalizers").array("componentListLength").map((item) => readNormalizer(item, depth + 1) ?? item.fail("expected a normalizer, got null")),
+      );
     default:
       throw new UnsupportedComponentError(`normalizer at ${spec.path}`, `type '${type}'`);
   }
 }
 
-function readDecoder(spec: JsonReader): Decoder | undefined {
+function readDecoder(spec: JsonReader, depth: number): Decoder | undefined {
   if (spec.isNull()) return undefined;
+  checkDepth(spec, depth);
   const type = spec.require("type").string();
   switch (type) {
     case "Replace":
-      return new ReplaceDecoder(readPattern(spec.require("pattern")), spec.require("content").string());
+      return new ReplaceDecoder(readReplacement(spec));
     case "ByteFallback":
       return new ByteFallbackDecoder();
     case "Fuse":
       return new FuseDecoder();
     case "Strip":
-      return new StripDecoder(spec.require("content").string(), spec.require("start").index(), spec.require("stop").index());
+      return new StripDecoder(spec.require("content").string("componentStringLength"), spec.require("start").index(), spec.require("stop").index());
     case "Sequence":
-      return new SequenceDecoder(spec.require("decoders").array().map((item) => readDecoder(item)!));
+      return new SequenceDecoder(
+        spec.require("decoders").array("componentListLength").map((item) => readDecoder(item, depth + 1) ?? item.fail("expected a decoder, got null")),
+      );
     default:
       throw new UnsupportedComponentError(`decoder at ${spec.path}`, `type '${type}'`);
   }
@@ -196,7 +228,9 @@ function readPostProcessor(spec: JsonReader): PostProcessor | undefined {
     throw new UnsupportedComponentError("post_processor", `type '${type}' (only TemplateProcessing is supported)`);
   }
   const specialTokens = spec.require("special_tokens");
-  const pieces = spec.require("single").array().map((item): TemplatePiece => {
+  // Every encoding gets these ids: bounded together, not just per list.
+  let idCount = 0;
+  const pieces = spec.require("single").array("componentListLength").map((item): TemplatePiece => {
     const sequence = item.get("Sequence");
     if (!sequence.isNull()) {
       if (sequence.require("id").string() !== "A") sequence.fail("a single-sequence template can only refer to sequence A");
@@ -206,7 +240,10 @@ function readPostProcessor(spec: JsonReader): PostProcessor | undefined {
     const name = special.require("id").string();
     const definition = specialTokens.get(name);
     if (definition.isNull()) special.fail(`'${name}' is not listed in special_tokens`);
-    return { kind: "special", ids: definition.require("ids").array().map((id) => id.index()) };
+    const ids = definition.require("ids").array("componentListLength").map((id) => id.id());
+    idCount += ids.length;
+    checkLimit("componentListLength", `the number of special ids of ${spec.path}.single`, idCount);
+    return { kind: "special", ids };
   });
   return new TemplatePostProcessor(pieces);
 }

@@ -10,12 +10,12 @@
 import { InvalidArgumentError, MalformedTokenizerFileError } from "../errors.js";
 import type { TokenizerModel } from "../components.js";
 import type { IdBuffer } from "../id-buffer.js";
+import { checkLimit } from "../limits.js";
 import { MergeTable } from "./merge-table.js";
 import { WordMerger } from "./merge-word.js";
 
 const SPACE_MARK = "\u2581";
 const SPACE_MARK_CODE = 0x2581;
-const MAX_RANKS = 1 << 21;
 const CACHE_CAPACITY = 200_000;
 const CACHEABLE_LENGTH = 256;
 
@@ -53,6 +53,9 @@ export class BpeModel implements TokenizerModel {
   private symbols = new Int32Array(1024);
 
   constructor(options: BpeModelOptions) {
+    // Before anything walks them: a sparse array of length 2^32 - 1 would take minutes to visit.
+    checkLimit("vocabSize", "the number of token ids (model.vocab)", options.tokens.length);
+    checkLimit("merges", "the number of merge rules (model.merges)", options.merges.length);
     this.tokens = options.tokens;
     this.merges = options.merges;
     this.vocabSize = options.tokens.length;
@@ -71,9 +74,6 @@ export class BpeModel implements TokenizerModel {
       if (this.unkId === undefined) {
         throw new MalformedTokenizerFileError("model.unk_token", `'${options.unkToken}' is not in the vocabulary`);
       }
-    }
-    if (options.merges.length > MAX_RANKS) {
-      throw new MalformedTokenizerFileError("model.merges", `more than ${MAX_RANKS} merge rules`);
     }
     this.mergeTable = new MergeTable(options.merges.length);
     this.merger = new WordMerger(this.mergeTable);

@@ -1,39 +1,50 @@
 // Normalizers of Hugging Face's tokenizers that SentencePiece-style BPE tokenizers use.
 // Gemma's tokenizer.json has exactly one: Replace ' ' -> '▁' (no Unicode normalization,
-// no dummy prefix, no whitespace collapsing).
+// no dummy prefix, no whitespace collapsing). Each keeps its result within `maxLength`
+// (limits.ts), so no chain of them can blow a short text up.
 import type { Normalizer } from "../components.js";
+import { checkOutputLength, maxOutputLength } from "../limits.js";
+import type { Replacement } from "../replacement.js";
 
 export class ReplaceNormalizer implements Normalizer {
-  constructor(
-    private readonly pattern: string | RegExp,
-    private readonly content: string,
-  ) {}
+  constructor(private readonly replacement: Replacement) {}
 
-  normalize(text: string): string {
-    return text.replaceAll(this.pattern, this.content);
+  normalize(text: string, maxLength = maxOutputLength(text.length)): string {
+    return this.replacement.apply(text, maxLength);
   }
 }
 
 /** Adds a prefix to non-empty text (Hugging Face's Prepend; SentencePiece's dummy prefix). */
 export class PrependNormalizer implements Normalizer {
-  constructor(private readonly prefix: string) {}
+  constructor(
+    private readonly prefix: string,
+    private readonly where = "Prepend",
+  ) {}
 
-  normalize(text: string): string {
-    return text.length === 0 ? text : this.prefix + text;
+  normalize(text: string, maxLength = maxOutputLength(text.length)): string {
+    if (text.length === 0) return text;
+    checkOutputLength(this.where, this.prefix.length + text.length, maxLength);
+    return this.prefix + text;
   }
 }
 
+// Unicode normalization and lowercasing expand a character to a bounded few (at most 18 for
+// NFKC), so the result is built first and checked after.
 export class UnicodeNormalizer implements Normalizer {
   constructor(private readonly form: "NFC" | "NFD" | "NFKC" | "NFKD") {}
 
-  normalize(text: string): string {
-    return text.normalize(this.form);
+  normalize(text: string, maxLength = maxOutputLength(text.length)): string {
+    const result = text.normalize(this.form);
+    checkOutputLength(this.form, result.length, maxLength);
+    return result;
   }
 }
 
 export class LowercaseNormalizer implements Normalizer {
-  normalize(text: string): string {
-    return text.toLowerCase();
+  normalize(text: string, maxLength = maxOutputLength(text.length)): string {
+    const result = text.toLowerCase();
+    checkOutputLength("Lowercase", result.length, maxLength);
+    return result;
   }
 }
 
@@ -53,9 +64,10 @@ export class StripNormalizer implements Normalizer {
 export class SequenceNormalizer implements Normalizer {
   constructor(private readonly normalizers: readonly Normalizer[]) {}
 
-  normalize(text: string): string {
+  /** The budget is the whole sequence's: each step gets what the original text allows. */
+  normalize(text: string, maxLength = maxOutputLength(text.length)): string {
     let result = text;
-    for (const normalizer of this.normalizers) result = normalizer.normalize(result);
+    for (const normalizer of this.normalizers) result = normalizer.normalize(result, maxLength);
     return result;
   }
 }

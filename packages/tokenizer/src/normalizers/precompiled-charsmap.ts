@@ -3,6 +3,7 @@
 // Layout (normalizer.cc EncodePrecompiledCharsMap): <trie size, uint32 LE><trie units, uint32 LE
 // each><replacement strings>; a trie key's value is the offset of its replacement in the blob.
 import { MalformedTokenizerFileError } from "../errors.js";
+import { checkLimit } from "../limits.js";
 
 const LOCATION = "normalizer_spec.precompiled_charsmap";
 
@@ -27,6 +28,15 @@ export class PrecompiledCharsmap {
     this.units = new Uint32Array(unitCount);
     for (let i = 0; i < unitCount; i++) this.units[i] = view.getUint32(4 + i * 4, true);
     this.replacements = blob.subarray(4 + trieSize);
+    // Each match scans its replacement for the NUL that ends it: a long one would make every
+    // character of the text cost that long a scan.
+    let run = 0;
+    let longest = 0;
+    for (const byte of this.replacements) {
+      run = byte === 0 ? 0 : run + 1;
+      if (run > longest) longest = run;
+    }
+    checkLimit("charsmapReplacementBytes", `the longest replacement in ${LOCATION}`, longest);
     if (unitCount === 0) return;
     const root = offsetOf(this.units[0]!);
     for (let byte = 0; byte < 256; byte++) {

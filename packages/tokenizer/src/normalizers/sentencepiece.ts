@@ -4,6 +4,7 @@
 // (remove_extra_whitespaces); a space is added in front (add_dummy_prefix; behind with
 // treat_whitespace_as_suffix); spaces become '▁' (escape_whitespaces).
 import type { Normalizer } from "../components.js";
+import { checkOutputLength, maxOutputLength } from "../limits.js";
 import type { PrecompiledCharsmap } from "./precompiled-charsmap.js";
 import type { PrefixMatcher } from "./prefix-matcher.js";
 
@@ -27,6 +28,8 @@ export class SentencePieceNormalizer implements Normalizer {
   private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   private out = new Uint8Array(1024);
   private outLength = 0;
+  /** Bytes `out` may grow to in this call: a UTF-16 code unit takes at most 3 bytes of UTF-8. */
+  private maxBytes = 0;
   // The normalized form of the prefix normalizePrefix last read: source[from, to).
   private source: Uint8Array = SPACE_SYMBOL;
   private from = 0;
@@ -34,8 +37,9 @@ export class SentencePieceNormalizer implements Normalizer {
 
   constructor(private readonly options: SentencePieceNormalizerOptions) {}
 
-  normalize(text: string): string {
+  normalize(text: string, maxLength = maxOutputLength(text.length)): string {
     if (text.length === 0) return text;
+    this.maxBytes = 3 * maxLength;
     const { addDummyPrefix, removeExtraWhitespaces, escapeWhitespaces, treatWhitespaceAsSuffix } = this.options;
     const input = this.encoder.encode(text);
     const end = input.length;
@@ -77,7 +81,9 @@ export class SentencePieceNormalizer implements Normalizer {
       }
     }
     if (treatWhitespaceAsSuffix && addDummyPrefix) this.appendSpace();
-    return this.decoder.decode(this.out.subarray(0, this.outLength));
+    const result = this.decoder.decode(this.out.subarray(0, this.outLength));
+    checkOutputLength("the SentencePiece normalizer", result.length, maxLength);
+    return result;
   }
 
   /**
@@ -130,6 +136,7 @@ export class SentencePieceNormalizer implements Normalizer {
 
   private append(byte: number): void {
     if (this.outLength === this.out.length) {
+      checkOutputLength("the SentencePiece normalizer (in UTF-8 bytes)", this.outLength + 1, this.maxBytes);
       const grown = new Uint8Array(this.out.length * 2);
       grown.set(this.out);
       this.out = grown;
