@@ -58,10 +58,11 @@ describe("malformed requests get 400 and the server keeps serving", () => {
     expect((await chat(valid)).status).toBe(200);
   });
 
-  it("completions: a prompt that is not a string, echo, best_of", async () => {
+  it("completions: a prompt of no accepted form, max_tokens 0 without echo, best_of", async () => {
     const complete = (body: object) => postJson(`${t.url}/v1/completions`, { model: MODEL, max_tokens: 2, ...body }, auth);
-    expectOpenAiError(await complete({ prompt: ["a", 1] }), 400, "prompt");
-    expectOpenAiError(await complete({ prompt: "x", echo: true }), 400, "echo", "unsupported_parameter");
+    expectOpenAiError(await complete({ prompt: ["a", 1] }), 400, "prompt[1]");
+    expectOpenAiError(await complete({ prompt: 5 }), 400, "prompt");
+    expectOpenAiError(await complete({ prompt: "x", max_tokens: 0 }), 400, "max_tokens");
     expectOpenAiError(await complete({ prompt: "x", best_of: 3 }), 400, "best_of");
     expectOpenAiError(await complete({ prompt: "x", logprobs: 21 }), 400, "logprobs");
     expect((await complete({ prompt: "x" })).status).toBe(200);

@@ -5,9 +5,10 @@
 import type { FinishReason, SampledToken, SequenceRequest } from "@gemma-ts/core";
 import { ChunkChannel } from "./chunk-channel.js";
 import type { JsonConstraint } from "./json-constraint.js";
+import { logprobToken, unscoredToken } from "./logprobs.js";
 import { TextStream } from "./text-stream.js";
 import { JsonTokenConstraint } from "./token-constraint.js";
-import type { Completion, CompletionChunk, CompletionRequest, CompletionUsage, TokenLogprob } from "./types.js";
+import type { Completion, CompletionChunk, CompletionRequest, CompletionUsage, PromptTokenLogprob, TokenLogprob } from "./types.js";
 import type { TokenVocabulary } from "./vocabulary.js";
 
 export interface ActiveRequestOptions {
@@ -30,6 +31,8 @@ export class ActiveRequest {
   /** Finished, failed or aborted: no more chunks. */
   ended = false;
   readonly completion: Completion;
+  /** Alternatives per scored prompt token; undefined when the prompt is not scored. */
+  readonly promptLogprobs: number | undefined;
 
   private completionTokens = 0;
   private readonly stopTokens: ReadonlySet<number>;
@@ -40,6 +43,8 @@ export class ActiveRequest {
   private settleUsage!: { resolve: (usage: CompletionUsage) => void; reject: (error: unknown) => void };
   private pendingIds: number[] = [];
   private pendingLogprobs: TokenLogprob[] = [];
+  private readonly maxTokens: number;
+  private scoredPrompt: PromptTokenLogprob[] = [];
 
   constructor(options: ActiveRequestOptions) {
     const { request, constraint } = options;
@@ -59,6 +64,9 @@ export class ActiveRequest {
     this.text = new TextStream(options.vocabulary, constraint ? [] : (request.stop ?? []));
     this.vocabulary = options.vocabulary;
     this.topLogprobs = request.topLogprobs;
+    this.promptLogprobs = request.promptLogprobs;
+    this.maxTokens = options.maxTokens;
+    if (this.promptLogprobs !== undefined) this.scoredPrompt.push(unscoredToken(this.promptIds[0]!, this.vocabulary));
     this.channel = new ChunkChannel(options.onReaderGone);
     const usage = new Promise<CompletionUsage>((resolve, reject) => (this.settleUsage = { resolve, reject }));
     // Rejections of `usage` are reported through `chunks` too; no one need await both.
@@ -89,6 +97,25 @@ export class ActiveRequest {
     return finishReason !== undefined;
   }
 
+  /** Adds prompt tokens scored, in order. */
+  scored(tokens: readonly PromptTokenLogprob[]): void {
+    this.scoredPrompt.push(...tokens);
+  }
+
+  /**
+   * Every prompt token is scored: emits them. True when that ends the request (maxTokens 0, a
+   * score-only request: finishReason "length", as nothing more was allowed).
+   */
+  promptScored(): boolean {
+    const chunk: CompletionChunk = { text: "", tokenIds: [], promptLogprobs: this.scoredPrompt };
+    this.scoredPrompt = [];
+    const done = this.maxTokens === 0;
+    if (done) chunk.finishReason = "length";
+    this.channel.push(chunk);
+    if (done) this.finish();
+    return done;
+  }
+
   /** Ends the request with an error: the reader's loop throws it, `usage` rejects with it. */
   fail(error: unknown): void {
     if (this.ended) return;
@@ -103,7 +130,7 @@ export class ActiveRequest {
 
   /** The sampled token's log-probability and the top alternatives, as text. */
   private logprob(sampled: SampledToken): TokenLogprob {
-    const entry = ({ token, logprob }: { token: number; logprob: number }) => ({ ...this.vocabulary.display(token), logprob });
+    const entry = ({ token, logprob }: { token: number; logprob: number }) => ({ ...logprobToken(this.vocabulary, token), logprob });
     return { ...entry(sampled), topLogprobs: (sampled.topLogprobs ?? []).map(entry) };
   }
 

@@ -9,7 +9,10 @@
 // streams already decoding. The model compiles one graph for every shape, so chunks and batch
 // sizes cost no compiles. Requests join and leave between steps; a finished or aborted request
 // frees its row at once. The loop yields to the event loop between turns, so an HTTP server stays
-// responsive.
+// responsive. A request that scores its prompt (promptLogprobs) starts on an empty row, where the
+// PromptScorer feeds the prompt a chunk per turn keeping every position's logits, before the
+// decoder takes the row over to generate: scoring runs in the same loop as everything else, so
+// the model is never used by two passes at once.
 import { BatchDecoder, KVCache, type CausalLM, type RowStep } from "@gemma-ts/core";
 import type { Tokenizer } from "@gemma-ts/tokenizer";
 import { ActiveRequest } from "./active-request.js";
@@ -23,6 +26,7 @@ import {
 } from "./errors.js";
 import { ConstraintGrammar, JsonConstraint } from "./json-constraint.js";
 import { checkSchemaDocument, compileSchema } from "./json-schema.js";
+import { PromptScorer, type ScoreStep } from "./prompt-scorer.js";
 import { RowPool } from "./row-pool.js";
 import type { Completion, CompletionRequest, EngineOptions, EngineStats } from "./types.js";
 import { validateRequest } from "./validate-request.js";
@@ -40,6 +44,7 @@ export class Engine {
   private readonly model: CausalLM;
   private readonly rows: RowPool<ActiveRequest>;
   private readonly decoder: BatchDecoder;
+  private readonly scorer: PromptScorer;
   private readonly queue: ActiveRequest[] = [];
   private readonly maxQueueSize: number;
   private readonly defaultStopTokens: readonly number[];
@@ -68,6 +73,7 @@ export class Engine {
     const cache = new KVCache(model.config, { batchSize: this.maxBatchSize, capacity: this.contextLength });
     this.rows = new RowPool(cache);
     this.decoder = new BatchDecoder(model, cache);
+    this.scorer = new PromptScorer(model, cache, this.vocabulary);
     this.defaultStopTokens = defaultStops(tokenizer);
   }
 
@@ -80,7 +86,8 @@ export class Engine {
     if (this.closed) throw new EngineClosedError();
     validateRequest(request, this.model.config.vocabSize, this.contextLength);
     const maxTokens = Math.min(request.maxTokens, this.contextLength - request.promptIds.length);
-    const constraint = this.constraintFor(request, maxTokens);
+    // A score-only request generates nothing, so there is nothing to constrain.
+    const constraint = maxTokens > 0 ? this.constraintFor(request, maxTokens) : undefined;
     if (request.signal?.aborted) throw new RequestAbortedError(request.signal.reason);
     if (this.queue.length >= this.maxQueueSize) throw new EngineOverloadedError(this.maxQueueSize);
 
@@ -181,6 +188,8 @@ export class Engine {
       for (;;) {
         this.clearIfRequested();
         while (this.queue.length > 0 && this.rows.hasFree()) this.admit(this.queue.shift()!);
+        // Scoring first: a prompt scored this turn has its last token prefilled in the same turn.
+        if (this.scorer.size > 0) this.deliverScores(await this.scorer.step(this.maxPrefillChunk));
         this.deliver(await this.decoder.prefill(this.maxPrefillChunk));
         if (this.decoder.active > 0) this.deliver(await this.decoder.decode());
         if (this.queue.length === 0 && this.rows.busy === 0) break;
@@ -194,6 +203,7 @@ export class Engine {
         const owner = this.rows.owner(row);
         if (owner) this.fail(owner, row, failure);
         this.decoder.end(row);
+        this.scorer.remove(row);
         this.rows.forget(row);
       }
     } finally {
@@ -202,11 +212,40 @@ export class Engine {
     }
   }
 
-  /** Takes a row for `request`; the prefix its cache already holds is reused. */
+  /** Takes a row for `request`; the prefix its cache already holds is reused, unless the prompt is to be scored. */
   private admit(request: ActiveRequest): void {
+    if (request.promptLogprobs !== undefined) {
+      // A one-token prompt shares no reusable prefix with any row: the pool hands out an empty
+      // row (or the least recently used one, emptied), keeping the prefixes other prompts reuse.
+      const { row } = this.rows.acquire(request.promptIds.slice(0, 1), request);
+      if (this.scorer.add(row, request)) this.promptScored(row, request);
+      return;
+    }
     const { row, reused } = this.rows.acquire(request.promptIds, request);
     request.cachedTokens = reused;
     this.decoder.start(row, request.sequence);
+  }
+
+  /** Hands each request the prompt tokens a scoring step scored; a request whose prompt is scored moves on to generate. */
+  private deliverScores(steps: readonly ScoreStep[]): void {
+    for (const step of steps) {
+      const request = this.rows.owner(step.row);
+      if (step.error !== undefined) {
+        this.rows.forget(step.row);
+        if (request) this.fail(request, step.row, new EngineFailureError(step.error));
+        continue;
+      }
+      this.rows.appended(step.row, step.fed);
+      if (!request || request.ended) continue;
+      request.scored(step.scored);
+      if (step.done) this.promptScored(step.row, request);
+    }
+  }
+
+  /** Emits the scored prompt; then the request ends (score only) or the decoder generates from the row's cache. */
+  private promptScored(row: number, request: ActiveRequest): void {
+    if (request.promptScored()) this.release(row);
+    else this.decoder.start(row, request.sequence);
   }
 
   /**
@@ -237,6 +276,7 @@ export class Engine {
   private release(row: number): void {
     this.rows.release(row);
     this.decoder.end(row);
+    this.scorer.remove(row);
   }
 
   private fail(request: ActiveRequest, row: number, error: unknown): void {

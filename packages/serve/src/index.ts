@@ -11,7 +11,10 @@ export type {
   CompletionUsage,
   EngineOptions,
   EngineStats,
+  LogprobToken,
+  PromptTokenLogprob,
   TokenLogprob,
+  TopLogprob,
 } from "./types.js";
 export {
   ContextLengthExceededError,

@@ -28,6 +28,15 @@ export const REQUEST_LIMITS = {
   seed: { min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER, integer: true },
   /** Alternatives reported per token (OpenAI's ceiling). */
   topLogprobs: { min: 0, max: 20, integer: true },
+  /**
+   * Alternatives reported per scored prompt token (vLLM's prompt_logprobs). Above OpenAI's 20, so
+   * a distillation teacher can give its top 64; each costs a JSON entry per prompt token.
+   */
+  promptLogprobs: { min: 0, max: 64, integer: true },
+  /** Prompts in one HTTP completions request (a list of strings or of token-id lists). */
+  prompts: { min: 1, max: 64, integer: true },
+  /** Token ids in one prompt given as ids; the model's context length is the tighter bound. */
+  promptTokens: { min: 1, max: 131_072, integer: true },
   /** How many stop strings a request may give; each must be non-empty. */
   stopStrings: { min: 0, max: 16, integer: true },
   /**

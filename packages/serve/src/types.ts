@@ -27,7 +27,8 @@ export interface CompletionRequest {
   promptIds: readonly number[];
   /**
    * At most this many tokens are generated. Clamped to what the context has room for
-   * (contextLength - promptIds.length); finishReason "length" says the budget ended it.
+   * (contextLength - promptIds.length); finishReason "length" says the budget ended it. 0 only
+   * with `promptLogprobs`: the prompt is scored and nothing is generated.
    */
   maxTokens: number;
   /**
@@ -53,16 +54,46 @@ export interface CompletionRequest {
    * the top-level value is complete. json_object means a top-level object of any content.
    */
   responseFormat?: { type: "json_object" } | { type: "json_schema"; schema: object };
+  /**
+   * Score the prompt: the log-probability of every prompt token given the ones before it, with
+   * this many alternatives per position (0: the prompt token only), from the model's own
+   * distribution (soft-capped logits at temperature 1). They arrive in one chunk
+   * (`promptLogprobs`) before any generated text. The prompt is then computed from scratch, never
+   * from the prefix cache, whose positions kept no logits.
+   */
+  promptLogprobs?: number;
   /** Aborting ends the request and frees its batch slot. */
   signal?: AbortSignal;
 }
 
-export interface TokenLogprob {
+/** A token as log-probabilities show it. */
+export interface LogprobToken {
+  id: number;
   /** The token's text; "bytes:\xNN" for a byte token that is not a whole character by itself. */
   token: string;
-  logprob: number;
+  /** The token's UTF-8 (a special token's name: it adds nothing to the text). */
   bytes: number[];
-  topLogprobs: { token: string; logprob: number; bytes: number[] }[];
+  /** A special token (<bos>, <eos> ...): no text of its own. */
+  special?: true;
+}
+
+export interface TopLogprob extends LogprobToken {
+  logprob: number;
+}
+
+export interface TokenLogprob extends LogprobToken {
+  logprob: number;
+  topLogprobs: TopLogprob[];
+}
+
+/** One prompt token scored (CompletionRequest.promptLogprobs). */
+export interface PromptTokenLogprob extends LogprobToken {
+  /** Null for the first prompt token: nothing precedes it. */
+  logprob: number | null;
+  /** 1-based rank of the token in its position's distribution (1: the most likely); null for the first. */
+  rank: number | null;
+  /** The most likely tokens at its position, most likely first (empty for the first). */
+  topLogprobs: TopLogprob[];
 }
 
 export interface CompletionChunk {
@@ -75,6 +106,8 @@ export interface CompletionChunk {
   tokenIds: number[];
   /** One entry per id of `tokenIds`, when the request asked for topLogprobs. */
   logprobs?: TokenLogprob[];
+  /** Every prompt token, scored, when the request asked for promptLogprobs: in the first chunk only. */
+  promptLogprobs?: PromptTokenLogprob[];
   /** Set on the last chunk. */
   finishReason?: "stop" | "length";
 }

@@ -12,7 +12,9 @@ export function validateRequest(request: CompletionRequest, vocabSize: number, c
     if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new InvalidRequestError(`promptIds[${i}]`, `${id} is not a token id of the model's vocabulary [0, ${vocabSize})`);
   });
   if (promptIds.length >= contextLength) throw new ContextLengthExceededError(promptIds.length, contextLength);
-  check("maxTokens", request.maxTokens, REQUEST_LIMITS.maxTokens);
+  // 0 is a score-only request: the prompt's log-probabilities and nothing generated.
+  if (!(request.maxTokens === 0 && request.promptLogprobs !== undefined)) check("maxTokens", request.maxTokens, REQUEST_LIMITS.maxTokens);
+  if (request.promptLogprobs !== undefined) check("promptLogprobs", request.promptLogprobs, REQUEST_LIMITS.promptLogprobs);
   checkSampling(request);
 }
 

@@ -33,13 +33,15 @@ export interface TestModelOptions {
   vocabSize?: number;
   /** Bytes of corpus text the tokenizer is trained on. */
   corpusBytes?: number;
+  /** Config fields to change from the preset's (a soft-cap low enough to bend random logits). */
+  config?: Partial<Gemma2Config>;
 }
 
 /** Writes config.json, model.safetensors and tokenizer.json into `folder`. */
 export async function writeTestModel(folder: string, options: TestModelOptions = {}): Promise<Gemma2Config> {
   const vocabSize = options.vocabSize ?? VOCAB_SIZE;
   const trained = await trainBpe(sotuText(options.corpusBytes), { vocabSize });
-  const config: Gemma2Config = { ...presetConfig(options.preset ?? "gemma2-tiny"), vocabSize };
+  const config: Gemma2Config = { ...presetConfig(options.preset ?? "gemma2-tiny"), vocabSize, ...options.config };
   mkdirSync(folder, { recursive: true });
   await saveHfCheckpoint(folder, config, initParams(config, options.seed ?? 0));
   writeFileSync(join(folder, "tokenizer.json"), trained.toJsonString());

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closeServedModel, createServer, loadServedModel, type GemmaServer, type ServedModel, type ServerOptions } from "@gemma-ts/serve/http";
 import OpenAI from "openai";
-import { writeTestModel } from "./test-model.js";
+import { writeTestModel, type TestModelOptions } from "./test-model.js";
 
 export const MODEL = "tiny";
 
@@ -20,12 +20,19 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(options: Omit<ServerOptions, "models"> & { maxBatchSize?: number } = {}): Promise<TestServer> {
+export interface TestServerOptions extends Omit<ServerOptions, "models"> {
+  maxBatchSize?: number;
+  /** The test model's shape (default gemma2-tiny as writeTestModel makes it). */
+  testModel?: TestModelOptions;
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const root = mkdtempSync(join(tmpdir(), "gemma-ts-api-"));
   const folder = join(root, MODEL);
-  await writeTestModel(folder);
-  const model = await loadServedModel(folder, { maxBatchSize: options.maxBatchSize ?? 4, threads: 1 });
-  const server = createServer({ ...options, models: [model] });
+  const { maxBatchSize, testModel, ...serverOptions } = options;
+  await writeTestModel(folder, testModel);
+  const model = await loadServedModel(folder, { maxBatchSize: maxBatchSize ?? 4, threads: 1 });
+  const server = createServer({ ...serverOptions, models: [model] });
   const { url } = await server.listen(0, "127.0.0.1");
   const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: options.apiKey ?? "unused", maxRetries: 0, timeout: 30_000 });
   return {

@@ -14,11 +14,11 @@ export async function chatCompletions(context: HandlerContext, request: FastifyR
   const body = parseBody(chatCompletionRequest, request.body);
   return handleGeneration(context, request, reply, body, (model, includeUsage) => {
     const wantLogprobs = body.logprobs === true;
-    const plan = planGeneration(body, model, chatPromptIds(model.tokenizer, body.messages), {
+    const plan = planGeneration(body, model, [chatPromptIds(model.tokenizer, body.messages)], {
       maxTokens: body.max_completion_tokens ?? body.max_tokens,
       topLogprobs: wantLogprobs ? (body.top_logprobs ?? 0) : undefined,
       maxTokensLimit: context.maxTokensLimit,
-      promptParam: "messages",
+      promptParams: ["messages"],
     });
     return { plan, wire: chatWire(wantLogprobs, includeUsage) };
   });

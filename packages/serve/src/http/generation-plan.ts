@@ -1,7 +1,9 @@
-// One OpenAI request -> the engine requests of its n choices: the token budget checked against
-// the context and the server's limit, OpenAI's sampling defaults (temperature 1, top_p 1), stop
-// strings, the response format, and a seed per choice (seed + index, so choices differ but the
-// same seed gives the same choices). Without a seed each request draws one, as OpenAI's do vary.
+// One OpenAI request -> the engine requests of its choices, n per prompt, prompt-major (OpenAI's
+// index order): the token budget checked against the context and the server's limit, OpenAI's
+// sampling defaults (temperature 1, top_p 1), stop strings, the response format, and a seed per
+// choice (seed + its index among its prompt's n, so choices differ but the same seed gives the
+// same choices, whichever other prompts share the request). Without a seed each request draws
+// one, as OpenAI's do vary.
 import { randomInt } from "node:crypto";
 import type { CompletionRequest } from "../types.js";
 import { invalidRequest } from "./errors.js";
@@ -25,8 +27,8 @@ export interface SamplingFields {
 }
 
 export interface GenerationPlan {
-  promptIds: number[];
-  maxTokens: number;
+  /** Choices per prompt: choice i answers prompt floor(i / n). */
+  n: number;
   /** One engine request per choice, all ending when `signal` fires. */
   requests(signal: AbortSignal): CompletionRequest[];
 }
@@ -38,16 +40,30 @@ export interface PlanOptions {
   topLogprobs: number | undefined;
   /** The server's ceiling on any request's budget. */
   maxTokensLimit: number;
-  /** The field clients should fix when the prompt is too long: "messages" or "prompt". */
-  promptParam: string;
+  /** The field clients should fix when a prompt is too long: "messages", or "prompt" / "prompt[i]" per prompt. */
+  promptParams: readonly string[];
+  /** Score each prompt with this many alternatives per token; undefined when not asked for. */
+  promptLogprobs?: number | undefined;
 }
 
-export function planGeneration(body: SamplingFields, model: ServedModel, promptIds: number[], options: PlanOptions): GenerationPlan {
+export function planGeneration(body: SamplingFields, model: ServedModel, prompts: readonly number[][], options: PlanOptions): GenerationPlan {
+  const bases = prompts.map((promptIds, i) => planPrompt(body, model, promptIds, options, options.promptParams[i] ?? "prompt"));
+  const seed = body.seed ?? randomInt(2 ** 31);
+  const n = body.n ?? 1;
+  const sampling = samplingOf(body);
+  return {
+    n,
+    requests: (signal) => bases.flatMap((base) => Array.from({ length: n }, (_, index) => ({ ...base, sampling: { ...sampling, seed: seed + index }, signal }))),
+  };
+}
+
+/** One prompt's engine request, but for its seed and signal. */
+function planPrompt(body: SamplingFields, model: ServedModel, promptIds: number[], options: PlanOptions, promptParam: string): Omit<CompletionRequest, "signal"> {
   const room = model.contextLength - promptIds.length;
   if (room <= 0) {
     throw invalidRequest(
       `This model's maximum context length is ${model.contextLength} tokens; the prompt holds ${promptIds.length}, leaving no room for a completion.`,
-      options.promptParam,
+      promptParam,
       "context_length_exceeded",
     );
   }
@@ -63,19 +79,13 @@ export function planGeneration(body: SamplingFields, model: ServedModel, promptI
     );
   }
   const maxTokens = asked ?? Math.min(room, options.maxTokensLimit);
-  const base: Omit<CompletionRequest, "signal"> = {
+  return {
     promptIds,
     maxTokens,
     ...(body.stop ? { stop: typeof body.stop === "string" ? [body.stop] : body.stop } : {}),
     ...(options.topLogprobs !== undefined ? { topLogprobs: options.topLogprobs } : {}),
+    ...(options.promptLogprobs !== undefined ? { promptLogprobs: options.promptLogprobs } : {}),
     ...responseFormatOf(body.response_format),
-  };
-  const seed = body.seed ?? randomInt(2 ** 31);
-  const n = body.n ?? 1;
-  return {
-    promptIds,
-    maxTokens,
-    requests: (signal) => Array.from({ length: n }, (_, index) => ({ ...base, sampling: { ...samplingOf(body), seed: seed + index }, signal })),
   };
 }
 

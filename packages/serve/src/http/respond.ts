@@ -50,7 +50,7 @@ export async function respond(reply: FastifyReply, wire: Wire, options: RespondO
   const observe = metrics && ((index: number, chunk: CompletionChunk) => metrics.chunk(index, chunk));
   if (!options.stream) {
     try {
-      const { choices, usage } = await collectChoices(options.model.engine, requests, abortAll, observe);
+      const { choices, usage } = await collectChoices(options.model.engine, requests, abortAll, observe, options.plan.n);
       if (metrics) metrics.usage = usage;
       return wire.body(meta, choices, usage);
     } catch (error) {
@@ -76,7 +76,7 @@ export async function respond(reply: FastifyReply, wire: Wire, options: RespondO
         for (const event of wire.opening(meta, index)) await sse.send(event);
       }
       for (const event of wire.chunk(meta, index, chunk)) await sse.send(event);
-    });
+    }, options.plan.n);
     openStream();
     if (metrics) metrics.usage = usage;
     if (options.includeUsage) await sse.send(wire.usage(meta, usage));

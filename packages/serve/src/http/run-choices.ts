@@ -13,8 +13,17 @@ export interface OpenAiUsage {
 
 export type ChunkHandler = (index: number, chunk: CompletionChunk) => void | Promise<void>;
 
-/** Streams every choice through `onChunk`; resolves to the summed usage when all have ended. */
-export async function runChoices(engine: ServingEngine, requests: readonly CompletionRequest[], abortAll: () => void, onChunk: ChunkHandler): Promise<OpenAiUsage> {
+/**
+ * Streams every choice through `onChunk`; resolves to the summed usage when all have ended.
+ * `n`: choices per prompt (consecutive choices share a prompt); default all of them.
+ */
+export async function runChoices(
+  engine: ServingEngine,
+  requests: readonly CompletionRequest[],
+  abortAll: () => void,
+  onChunk: ChunkHandler,
+  n = requests.length,
+): Promise<OpenAiUsage> {
   const usages = await Promise.all(
     requests.map(async (request, index) => {
       try {
@@ -28,19 +37,26 @@ export async function runChoices(engine: ServingEngine, requests: readonly Compl
       }
     }),
   );
-  return openAiUsage(usages);
+  return openAiUsage(usages, n);
 }
 
-/** The prompt is counted once (as OpenAI bills n choices); completions are summed. */
-export function openAiUsage(usages: readonly CompletionUsage[]): OpenAiUsage {
-  const first = usages[0];
-  const prompt = first?.promptTokens ?? 0;
+/**
+ * Each prompt is counted once (as OpenAI bills n choices), its cached tokens those of its first
+ * choice; completions are summed. `n`: choices per prompt.
+ */
+export function openAiUsage(usages: readonly CompletionUsage[], n = usages.length): OpenAiUsage {
+  let prompt = 0;
+  let cached = 0;
+  for (let first = 0; first < usages.length; first += Math.max(1, n)) {
+    prompt += usages[first]!.promptTokens;
+    cached += Math.min(usages[first]!.promptTokens, usages[first]!.cachedTokens);
+  }
   const completion = usages.reduce((sum, usage) => sum + usage.completionTokens, 0);
   return {
     prompt_tokens: prompt,
     completion_tokens: completion,
     total_tokens: prompt + completion,
-    prompt_tokens_details: { cached_tokens: Math.min(prompt, first?.cachedTokens ?? 0) },
+    prompt_tokens_details: { cached_tokens: cached },
   };
 }
 
@@ -49,6 +65,8 @@ export interface CollectedChoice {
   text: string;
   finishReason: "stop" | "length";
   logprobs: NonNullable<CompletionChunk["logprobs"]>;
+  /** The scored prompt, when the request asked for it. */
+  promptLogprobs?: NonNullable<CompletionChunk["promptLogprobs"]>;
 }
 
 /** `observe`, when given, sees every chunk as it arrives (the metrics' token timing). */
@@ -57,6 +75,7 @@ export async function collectChoices(
   requests: readonly CompletionRequest[],
   abortAll: () => void,
   observe?: (index: number, chunk: CompletionChunk) => void,
+  n = requests.length,
 ): Promise<{ choices: CollectedChoice[]; usage: OpenAiUsage }> {
   const choices: CollectedChoice[] = requests.map(() => ({ text: "", finishReason: "stop", logprobs: [] }));
   const usage = await runChoices(engine, requests, abortAll, (index, chunk) => {
@@ -64,7 +83,8 @@ export async function collectChoices(
     const choice = choices[index]!;
     choice.text += chunk.text;
     if (chunk.logprobs) choice.logprobs.push(...chunk.logprobs);
+    if (chunk.promptLogprobs) choice.promptLogprobs = chunk.promptLogprobs;
     if (chunk.finishReason) choice.finishReason = chunk.finishReason;
-  });
+  }, n);
   return { choices, usage };
 }

@@ -1,7 +1,7 @@
 // The request bodies of /v1/chat/completions and /v1/completions as zod schemas, field for field
 // as OpenAI documents them (null accepted wherever OpenAI accepts it, since SDKs send nulls).
 // Unknown fields are dropped, as vLLM does, so clients that send extras keep working; fields whose
-// meaning this server cannot honour (tools, logit_bias, echo, ...) are rejected, not ignored.
+// meaning this server cannot honour (tools, logit_bias, suffix, ...) are rejected, not ignored.
 // Every numeric range is the package's REQUEST_LIMITS, the table the engine and the CLI check too.
 import { z } from "zod";
 import { checkSchemaDocument } from "../json-schema.js";
@@ -74,10 +74,16 @@ export const chatCompletionRequest = z.object({
 
 export const completionRequest = z.object({
   ...common,
-  prompt: z.string(),
+  /** A string, strings, token ids or lists of them: prompts.ts checks it, with messages per form. */
+  prompt: z.unknown(),
+  /** 0 only with echo: the prompt is scored, nothing generated (rejectUnsupported checks). */
+  max_tokens: z.int().min(0).max(REQUEST_LIMITS.maxTokens.max).nullish(),
   /** The legacy endpoint's logprobs is the number of alternatives (OpenAI allows 5; vLLM 20). */
   logprobs: limited(REQUEST_LIMITS.topLogprobs).nullish(),
+  /** The text starts with the prompt, and logprobs cover the prompt's tokens first. */
   echo: z.boolean().nullish(),
+  /** vLLM's extension: each prompt token's log-probability, rank and this many alternatives. */
+  prompt_logprobs: limited(REQUEST_LIMITS.promptLogprobs).nullish(),
   best_of: z.int().min(1).nullish(),
   suffix: z.string().nullish(),
 });
@@ -117,7 +123,9 @@ function rejectUnsupported(body: Record<string, unknown>): void {
   for (const field of ["tools", "functions", "logit_bias"]) {
     if (nonEmpty(body[field])) throw invalidRequest(`'${field}' is not supported by this server.`, field, "unsupported_parameter");
   }
-  if (body.echo === true) throw invalidRequest("'echo' is not supported by this server.", "echo", "unsupported_parameter");
+  if (body.max_tokens === 0 && body.echo !== true) {
+    throw invalidRequest("max_tokens 0 generates nothing; it is allowed only with 'echo', to score the prompt.", "max_tokens", "invalid_value");
+  }
   if (typeof body.best_of === "number" && body.best_of > 1) throw invalidRequest("'best_of' > 1 is not supported by this server; use 'n'.", "best_of", "unsupported_parameter");
   if (typeof body.suffix === "string" && body.suffix.length > 0) throw invalidRequest("'suffix' is not supported by this server.", "suffix", "unsupported_parameter");
   if (typeof body.top_logprobs === "number" && body.top_logprobs > 0 && body.logprobs !== true) {
