@@ -74,6 +74,7 @@ export {
 export { AdamW, type AdamWOptions, type AdamWState, type Optimizer } from "./optim/adamw.js";
 export { warmupCosine, type WarmupCosineOptions } from "./optim/schedules.js";
 export {
+  distillationWithLabels,
   languageModeling,
   onPolicyDistillation,
   policyGradient,

@@ -4,6 +4,7 @@
 // equals its definition over the stored ids plus the tail, endpoints included.
 import { describe, expect, it } from "vitest";
 import {
+  distillationWithLabels,
   GraphBuilder,
   generalizedJsdLoss,
   HostTensor,
@@ -77,6 +78,10 @@ describe("objectives: gradients match finite differences through the whole model
   it("sparse distillation, tail and renormalised", async () => {
     expect(await gradientFailures(sparseDistillation(K, "tail"), teacherInputs)).toEqual([]);
     expect(await gradientFailures(sparseDistillation(K, "renormalize"), teacherInputs)).toEqual([]);
+  });
+
+  it("distillation mixed with the labels' cross-entropy", async () => {
+    expect(await gradientFailures(distillationWithLabels(K, 0.5), { ...teacherInputs, targets: languageModelBatch(rows).targets })).toEqual([]);
   });
 
   it("on-policy distillation, JSD(beta) at 0, 0.5 and 1", async () => {

@@ -77,6 +77,25 @@ export function sparseDistillation(k: number, missing: MissingMass = "tail"): Ob
   };
 }
 
+/**
+ * Distillation mixed with the next-token loss on the data's own labels: a KD + (1 - a) CE, as
+ * DistillKit and the pre-training distillation study do (with a sparse store, the hard labels
+ * carry what the stored ids miss). Inputs: those of languageModeling and of sparseDistillation.
+ */
+export function distillationWithLabels(k: number, kdWeight: number, missing: MissingMass = "tail"): Objective {
+  if (!(kdWeight >= 0 && kdWeight <= 1)) throw new InvalidArgumentError("kdWeight", `expected a number in [0, 1], got ${kdWeight}`);
+  return {
+    name: `distillation-k${k}-${missing}-kd${kdWeight}`,
+    inputs: [tokenIds("targets"), ...teacherInputs(k)],
+    loss: ({ logits }, x) => {
+      const teacher = { ids: x["teacher.ids"]!, probs: x["teacher.probs"]! };
+      const kd = sparseDistillationLoss(logits, teacher, x.mask!, missing);
+      return kdWeight === 1 ? kd : kd.mul(kdWeight).add(nextTokenLoss(logits, x.targets!, x.mask!).mul(1 - kdWeight));
+    },
+    report: ({ logits }, x) => ({ logprobs: tokenLogprobs(logits, x.targets!) }),
+  };
+}
+
 /** On-policy distillation (GKD): JSD(beta) against the teacher's sparse scores of the student's own samples. */
 export function onPolicyDistillation(k: number, beta: number): Objective {
   return {
