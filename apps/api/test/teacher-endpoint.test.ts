@@ -237,6 +237,12 @@ describe("malformed or oversized prompts get OpenAI's 400", () => {
     await expect400({ prompt: new Array(300).fill(2) }, "prompt", /maximum context length/);
     await expect400({ prompt: [[2, 3], new Array(300).fill(2)] }, "prompt[1]", /maximum context length/);
     await expect400({}, "prompt", /Missing required parameter/);
+    // A list nested thousands deep where a token id belongs (found by the request-body fuzzer: a 500).
+    const depth = 20_000;
+    const body = `{"model":"${MODEL}","max_tokens":1,"prompt":[[2,3],[2,${"[".repeat(depth)}2${"]".repeat(depth)}]]}`;
+    const response = await fetch(`${t.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { param: string; message: string } }).error).toMatchObject({ param: "prompt[1][1]", message: expect.stringMatching(/got a list/) });
   });
 
   it("refuses max_tokens 0 without echo, and prompt_logprobs past its limit", async () => {

@@ -1,15 +1,18 @@
 // Teacher store write throughput with a local teacher (a random gemma2-1m on onnxruntime, the
 // vocabulary a BPE trained here on generated text), against the same teacher's bare forward pass
 // over the same calls in the same run; and the store's bytes per token at top-k 8 and 64 and
-// sample 64 (float16 log-probs). Run: pnpm --filter @gemma-ts/distill bench
-import { mkdtemp, rm } from "node:fs/promises";
+// sample 64 (float16 log-probs); then the same model served by `gemma-ts serve`'s server on
+// 127.0.0.1 and read as an HTTP teacher (OpenAITeacher, prompt_logprobs) at top-k 8 and 64.
+// Run: pnpm --filter @gemma-ts/distill bench
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Gemma2Model, initParams, presetConfig, Random } from "@gemma-ts/core";
-import { OnnxBackend } from "@gemma-ts/core/node";
+import { OnnxBackend, saveHfCheckpoint } from "@gemma-ts/core/node";
 import { openTokenShards, writeTokenShards } from "@gemma-ts/data";
+import { closeServedModel, createServer, loadServedModel } from "@gemma-ts/serve/http";
 import { GEMMA_SPECIAL_TOKENS, trainBpe } from "@gemma-ts/tokenizer";
-import { LocalTeacher, openTeacherStore, planCalls, planWindows, storeSettings, type WriteTeacherStoreOptions, writeTeacherStore } from "../src/index.js";
+import { LocalTeacher, OpenAITeacher, openTeacherStore, planCalls, planWindows, storeSettings, type WriteTeacherStoreOptions, writeTeacherStore } from "../src/index.js";
 
 const DOCUMENTS = Number(process.env.DISTILL_BENCH_DOCUMENTS ?? 160);
 
@@ -26,12 +29,14 @@ function generatedTexts(count: number): string[] {
 const root = await mkdtemp(join(tmpdir(), "gemma-ts-distill-bench-"));
 try {
   const texts = generatedTexts(3000);
-  const tokenizer = (await trainBpe(texts, { vocabSize: 8000, specialTokens: GEMMA_SPECIAL_TOKENS })).toTokenizer();
+  const trained = await trainBpe(texts, { vocabSize: 8000, specialTokens: GEMMA_SPECIAL_TOKENS });
+  const tokenizer = trained.toTokenizer();
   const shardDir = join(root, "shards");
   await writeTokenShards({ inputs: [{ name: "generated", documents: texts.slice(0, DOCUMENTS).map((text) => ({ text })) }], tokenizer, outDir: shardDir });
   const shards = await openTokenShards(shardDir, { tokenizer });
   const config = { ...presetConfig("gemma2-1m"), vocabSize: tokenizer.vocabSize };
-  const model = new Gemma2Model(config, initParams(config, 1), new OnnxBackend());
+  const params = initParams(config, 1);
+  const model = new Gemma2Model(config, params, new OnnxBackend());
   const teacher = new LocalTeacher(model, tokenizer);
   const tokens = shards.tokenCount;
   console.log(`teacher: gemma2-1m (random), vocabulary ${config.vocabSize}, context ${config.maxPositionEmbeddings}; corpus ${shards.documentCount} documents, ${tokens} tokens`);
@@ -84,6 +89,30 @@ try {
     }
   }
   await teacher.close();
+
+  // The same weights behind the OpenAI endpoint: the server's engine scores the prompts (its own
+  // forward passes and log-softmax), and the JSON travels over loopback.
+  const folder = join(root, "model");
+  await saveHfCheckpoint(folder, config, params);
+  await writeFile(join(folder, "tokenizer.json"), trained.toJsonString());
+  const served = await loadServedModel(folder, { id: "teacher" });
+  const server = createServer({ models: [served] });
+  const { url } = await server.listen(0, "127.0.0.1");
+  try {
+    const http = await OpenAITeacher.connect({ url, tokenizer, contextLength: served.contextLength, batchSize: 8, concurrency: 2 });
+    console.log(`\nHTTP teacher (gemma-ts serve on 127.0.0.1, ${http.scoring}), rows of up to ${http.maxContext} tokens, 8 rows per request, 2 in flight:`);
+    for (const k of [8, 64]) {
+      const outDir = join(root, `http-top-k-${k}`);
+      const start = performance.now();
+      const index = await writeTeacherStore({ ...base, teacher: http, mode: "top-k", k, windowLength: http.maxContext, outDir });
+      const seconds = (performance.now() - start) / 1000;
+      console.log(`store top-k ${String(k).padEnd(6)} write: ${Math.round(tokens / seconds).toLocaleString("en-US").padStart(7)} tokens/s (${(forwardSeconds / seconds).toFixed(2)}x the bare forward), ${index.bytesPerToken} bytes/token`);
+    }
+    await http.close();
+  } finally {
+    await server.close();
+    await closeServedModel(served);
+  }
   await shards.close();
 } finally {
   await rm(root, { recursive: true, force: true });

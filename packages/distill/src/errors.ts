@@ -9,7 +9,9 @@ export type DistillErrorCode =
   | "TRUNCATED_CHUNK"
   | "CHECKSUM_MISMATCH"
   | "STORE_MISMATCH"
-  | "BATCH_MISALIGNED";
+  | "BATCH_MISALIGNED"
+  | "TEACHER_REQUEST_FAILED"
+  | "TEACHER_RESPONSE_INVALID";
 
 export class DistillError extends Error {
   readonly code: DistillErrorCode;
@@ -106,5 +108,37 @@ export class BatchMisalignedError extends DistillError {
   ) {
     super("BATCH_MISALIGNED", `batch ${step}, row ${row}, position ${column}: ${problem}`);
     this.name = "BatchMisalignedError";
+  }
+}
+
+/**
+ * A teacher endpoint that did not answer: a refusal (a 4xx other than 408 and 429, with the
+ * server's message), or a 429, 5xx, timeout or network error still failing after the bounded
+ * attempts. A store run stopped by it keeps its complete chunks; rerun it to continue.
+ */
+export class TeacherRequestError extends DistillError {
+  constructor(
+    readonly url: string,
+    /** The last HTTP status, or undefined for a network error or a timeout. */
+    readonly status: number | undefined,
+    readonly attempts: number,
+    problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super("TEACHER_REQUEST_FAILED", `${url}: ${problem} (${attempts} attempt${attempts === 1 ? "" : "s"})`, options);
+    this.name = "TeacherRequestError";
+  }
+}
+
+/** A teacher endpoint's answer that lacks what was asked, or holds what cannot be mapped to ids. */
+export class TeacherResponseError extends DistillError {
+  constructor(
+    readonly url: string,
+    /** Where in the response: "choices[2].prompt_logprobs[17]". */
+    readonly field: string,
+    problem: string,
+  ) {
+    super("TEACHER_RESPONSE_INVALID", `${url}: response field '${field}': ${problem}`);
+    this.name = "TeacherResponseError";
   }
 }

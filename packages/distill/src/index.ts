@@ -7,6 +7,8 @@ export type { SparseMode, SparseRequest, SparseScores, Teacher, TeacherRow, Voca
 export { checkSparseRequest, emptyScores, Sparsifier } from "./sparsify.js";
 export { PositionRandom } from "./position-random.js";
 export { LocalTeacher, modelFingerprint, type LocalTeacherFolderOptions, type LocalTeacherOptions } from "./local-teacher.js";
+export { OpenAITeacher, probeIds, type OpenAITeacherOptions, type PromptScoring } from "./openai-teacher.js";
+export { backoffDelay, DEFAULT_RETRY_POLICY, retryableStatus, type RetryPolicy } from "./retry.js";
 export { checkVocabulary, shardsFingerprint } from "./vocabulary.js";
 export { planCalls, planWindows, type Window } from "./windows.js";
 export {
@@ -37,6 +39,8 @@ export {
   InvalidArgumentError,
   MalformedStoreError,
   StoreMismatchError,
+  TeacherRequestError,
+  TeacherResponseError,
   TruncatedChunkError,
   VocabularyMismatchError,
   type DistillErrorCode,

@@ -48,9 +48,16 @@ function tokenIds(items: readonly unknown[], param: string): number[] {
   if (items.length < limit.min) throw invalidValue(param, "expected at least one token id, got an empty list");
   if (items.length > limit.max) throw invalidValue(param, `expected at most ${limit.max} token ids, got ${items.length}`);
   items.forEach((id, i) => {
-    if (typeof id !== "number" || !Number.isInteger(id) || id < 0) throw invalidValue(`${param}[${i}]`, `expected a token id (an integer >= 0), got ${JSON.stringify(id)}`);
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0) throw invalidValue(`${param}[${i}]`, `expected a token id (an integer >= 0), got ${shown(id)}`);
   });
   return items as number[];
+}
+
+/** A value for a message, without walking it: a body may nest lists thousands deep. */
+function shown(value: unknown): string {
+  if (Array.isArray(value)) return "a list";
+  if (value !== null && typeof value === "object") return "an object";
+  return JSON.stringify(value)?.slice(0, 64) ?? String(value);
 }
 
 function invalidValue(param: string, problem: string) {
