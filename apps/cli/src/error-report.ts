@@ -4,6 +4,7 @@
 // verbose mode does the stack follow.
 import { CoreError } from "@gemma-ts/core";
 import { DataError } from "@gemma-ts/data";
+import { DistillError } from "@gemma-ts/distill";
 import { ServeError } from "@gemma-ts/serve";
 import { ConfigurationError } from "@gemma-ts/serve/http";
 import { TokenizerError } from "@gemma-ts/tokenizer";
@@ -25,6 +26,7 @@ function isUserError(error: unknown): boolean {
     error instanceof CoreError ||
     error instanceof TokenizerError ||
     error instanceof DataError ||
+    error instanceof DistillError ||
     error instanceof ServeError ||
     error instanceof ConfigurationError ||
     error instanceof InvalidArgumentError ||

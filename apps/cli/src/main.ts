@@ -4,6 +4,7 @@
 // naming the problem and exits 1; the stack only with --verbose or DEBUG set.
 import { Command } from "commander";
 import { chatCommand } from "./commands/chat.js";
+import { distillCommand } from "./commands/distill.js";
 import { generateCommand } from "./commands/generate.js";
 import { convertCommand, infoCommand, initCommand, logitsCommand } from "./commands/model-commands.js";
 import { serveCommand } from "./commands/serve.js";
@@ -44,6 +45,7 @@ program.addCommand(chatCommand());
 program.addCommand(serveCommand());
 program.addCommand(trainCommand());
 program.addCommand(evalCommand());
+program.addCommand(distillCommand());
 
 // Commander's own usage errors (unknown or missing flags) in the same one-line form.
 for (const command of [program, ...program.commands]) {

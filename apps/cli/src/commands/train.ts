@@ -1,12 +1,13 @@
 // gemma-ts train: a model trained on text, JSONL or Parquet files, from a preset's random weights or
 // further from a Hugging Face folder, in full or with LoRA adapters; resumable after a crash with
-// --resume. This file parses the flags; training/run-training.ts runs the run.
+// --resume, or distilled from a teacher store (gemma-ts distill store) with --teacher-store. This
+// file parses the flags; training/run-training.ts runs the run.
 import { resolve } from "node:path";
 import { LORA_MODULES, type LoraModule, PRESETS } from "@gemma-ts/core";
 import type { TextUnit } from "@gemma-ts/data";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { fraction, nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber, seedValue } from "../training/flag-values.js";
-import type { RunSettings } from "../training/run-settings.js";
+import { fraction, nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber, seedValue, unitInterval } from "../training/flag-values.js";
+import { DEFAULT_KD_WEIGHT, type RunSettings } from "../training/run-settings.js";
 import { runTraining } from "../training/run-training.js";
 
 const TEXT_UNITS: readonly TextUnit[] = ["file", "paragraph", "line"];
@@ -39,6 +40,8 @@ interface TrainFlags {
   loraModules?: LoraModule[];
   threads?: number;
   logEvery?: number;
+  teacherStore?: string;
+  kdWeight?: number;
 }
 
 export function trainCommand(): Command {
@@ -72,6 +75,11 @@ export function trainCommand(): Command {
     .option("--lora-alpha <x>", "LoRA's scale numerator (default 2 x rank)", positiveNumber("--lora-alpha"))
     .option("--lora-modules <list>", `comma-separated projections to adapt, of ${LORA_MODULES.join(", ")} (default q_proj,k_proj,v_proj,o_proj)`, loraModules)
     .option("--threads <n>", "onnxruntime intra-op threads (default one per core; a resumed run keeps the run's, for losses equal bit for bit)", positiveInteger("--threads"))
+    .option(
+      "--teacher-store <dir>",
+      "distil from a teacher store written by `gemma-ts distill store` over the same --data and --text-unit (its tokenizer.json is the default tokenizer)",
+    )
+    .option("--kd-weight <a>", `with --teacher-store: the loss is a x KD + (1 - a) x next-token cross-entropy (default ${DEFAULT_KD_WEIGHT}; 1: KD alone)`, unitInterval("--kd-weight"))
     .option("--log-every <n>", "steps between progress lines when stdout is not a terminal (default 1)", positiveInteger("--log-every"))
     .action(async (flags: TrainFlags) => {
       const givenOptions = {
@@ -114,6 +122,8 @@ function givenSettings(flags: TrainFlags): Partial<RunSettings> {
     loraRank: flags.loraRank,
     loraAlpha: flags.loraAlpha,
     loraModules: flags.loraModules,
+    teacherStore: flags.teacherStore === undefined ? undefined : resolve(flags.teacherStore),
+    kdWeight: flags.kdWeight,
   };
   return Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined));
 }

@@ -2,8 +2,8 @@
 // masked out. The loss is the mean negative log-likelihood per target token, summed in float64
 // from the per-token log-probs the language-modelling objective reports, so batches of different
 // fill (the padded last one) weigh by their tokens, not equally.
-import type { Trainer } from "@gemma-ts/core";
-import type { BatchSource } from "@gemma-ts/data";
+import type { TrainBatch, Trainer } from "@gemma-ts/core";
+import type { Batch, BatchSource } from "@gemma-ts/data";
 import { trainBatch } from "./token-data.js";
 
 export interface Evaluation {
@@ -13,11 +13,12 @@ export interface Evaluation {
   tokens: number;
 }
 
-export async function evaluateOrdered(trainer: Trainer, source: BatchSource): Promise<Evaluation> {
+/** `inputs`: a batch's inputs for the trainer's objective (default: the language-modelling ones). */
+export async function evaluateOrdered(trainer: Trainer, source: BatchSource, inputs: (batch: Batch) => TrainBatch = trainBatch): Promise<Evaluation> {
   let negativeLogLikelihood = 0;
   let tokens = 0;
   for await (const batch of source.orderedBatches()) {
-    const { report } = await trainer.evaluate(trainBatch(batch));
+    const { report } = await trainer.evaluate(inputs(batch));
     const logprobs = report.logprobs!.toFloat32().data;
     for (let i = 0; i < batch.lossMask.length; i++) {
       if (batch.lossMask[i] === 0) continue;

@@ -33,6 +33,13 @@ export const nonNegativeNumber = (flag: string) => (value: string) => {
   return parsed;
 };
 
+/** A weight in [0, 1], both ends included. */
+export const unitInterval = (flag: string) => (value: string) => {
+  const parsed = Number(value);
+  if (value.trim() === "" || !(parsed >= 0 && parsed <= 1)) throw new InvalidArgumentError(`${flag} must be a number from 0 to 1, got '${value}'`);
+  return parsed;
+};
+
 /** A share strictly between 0 and 1, e.g. the held-out fraction. */
 export const fraction = (flag: string) => (value: string) => {
   const parsed = Number(value);

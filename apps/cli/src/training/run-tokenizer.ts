@@ -1,7 +1,8 @@
-// The tokenizer of a training run, saved as <out>/tokenizer.json before any data is tokenized:
-// the --tokenizer given, else the --model folder's tokenizer.json, else a Gemma-style BPE
-// vocabulary trained here on the training documents with the model's vocabulary size. A resumed
-// run reads back the saved file, so its shards and batches are the ones the run began with.
+// The tokenizer of a training run, saved as <out>/tokenizer.json before any data is tokenized: the
+// --tokenizer given, else the --model folder's tokenizer.json, else the teacher store's (the
+// teacher's, which a distilled student must share), else a Gemma-style BPE vocabulary trained here
+// on the training documents with the model's vocabulary size. A resumed run reads back the saved
+// file, so its shards and batches are the ones the run began with.
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { atomicWriteFile } from "@gemma-ts/core/node";
@@ -19,6 +20,8 @@ export interface RunTokenizerOptions {
   /** A tokenizer.json, or a folder holding one. */
   given: string | null;
   modelDir: string | null;
+  /** A tokenizer.json to use when neither `given` nor the model folder has one (null: none). */
+  fallback: string | null;
   data: readonly string[];
   textUnit: TextUnit;
   vocabSize: number;
@@ -28,7 +31,8 @@ export interface RunTokenizerOptions {
 export async function runTokenizer(options: RunTokenizerOptions): Promise<Tokenizer> {
   const saved = join(options.out, TOKENIZER_FILE);
   if (options.resuming && (await exists(saved))) return tokenizerFromJson(await readFile(saved));
-  const source = options.given ?? (options.modelDir !== null && (await exists(join(options.modelDir, TOKENIZER_FILE))) ? options.modelDir : null);
+  const fallback = options.fallback !== null && (await exists(options.fallback)) ? options.fallback : null;
+  const source = options.given ?? (options.modelDir !== null && (await exists(join(options.modelDir, TOKENIZER_FILE))) ? options.modelDir : fallback);
   if (source !== null) {
     const file = (await stat(source)).isDirectory() ? join(source, TOKENIZER_FILE) : source;
     if (!file.endsWith(".json")) throw new InvalidArgumentError(`--tokenizer must be a tokenizer.json (or a folder holding one), got ${source}`);

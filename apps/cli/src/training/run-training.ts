@@ -1,7 +1,8 @@
 // One training run, start to end, as `gemma-ts train` runs it: settings, tokenizer, token shards,
 // model and trainer, then the steps, with metrics, evaluations and checkpoints, and the final
 // model. Every input of a step is a pure function of the run's settings and the step number (the
-// batch of the data package's source, the learning rate of the schedule), and a checkpoint holds
+// batch of the data package's source, its teacher inputs when the run is runInputs from a teacher
+// store, the learning rate of the schedule), and a checkpoint holds
 // the weights and the optimiser's moments and step count, so a run resumed from a checkpoint
 // computes, step for step and bit for bit, the losses the uninterrupted run computes.
 import { mkdir, readFile } from "node:fs/promises";
@@ -10,17 +11,18 @@ import {
   type Gemma2Config,
   type Gemma2Params,
   initParams,
-  languageModeling,
   type LoraConfig,
   loraConfig,
   mergeLora,
   presetConfig,
   Trainer,
+  type TrainBatch,
   warmupCosine,
 } from "@gemma-ts/core";
 import { loadHfCheckpoint, OnnxBackend, readHfConfig, saveHfCheckpoint, saveLoraAdapter } from "@gemma-ts/core/node";
-import { type Batch, BatchSource, batchSources, type TokenShards } from "@gemma-ts/data";
+import { BatchSource, batchSources, type TokenShards } from "@gemma-ts/data";
 import { InvalidArgumentError } from "commander";
+import { STORE_TOKENIZER_FILE } from "../distill/store-run.js";
 import { type CheckpointModel, loadCheckpoint, modelWeights, saveCheckpoint } from "./checkpoint.js";
 import { evaluateOrdered } from "./evaluate-pass.js";
 import { writeLossPlot } from "./loss-plot.js";
@@ -38,8 +40,9 @@ import {
   TOKENIZER_FILE,
 } from "./run-folder.js";
 import { newRunSettings, readRunFile, RUN_FILE, type RunOptions, type RunSettings, resumedRunSettings, runOptions, writeRunFile } from "./run-settings.js";
+import { type RunObjective, runObjective } from "./run-objective.js";
 import { runTokenizer } from "./run-tokenizer.js";
-import { tokenShards, trainBatch } from "./token-data.js";
+import { tokenShards } from "./token-data.js";
 import { trainProgress } from "./train-progress.js";
 
 export interface TrainRunOptions {
@@ -82,6 +85,7 @@ export async function runTraining(options: TrainRunOptions): Promise<void> {
     resuming,
     given: settings.tokenizer,
     modelDir: settings.model,
+    fallback: settings.teacherStore === null ? null : join(settings.teacherStore, STORE_TOKENIZER_FILE),
     data: settings.data,
     textUnit: settings.textUnit,
     vocabSize: config.vocabSize,
@@ -95,12 +99,18 @@ export async function runTraining(options: TrainRunOptions): Promise<void> {
   const shards = await shardsOf(DATA_DIR, settings.data);
   opened.push(shards);
   let trainer: Trainer | undefined;
+  let runInputs: RunObjective | undefined;
   try {
     const evalShards = settings.eval ? await shardsOf(EVAL_DATA_DIR, settings.eval) : undefined;
     if (evalShards) opened.push(evalShards);
     const shape = { batchSize: settings.batchSize, sequenceLength: settings.seqLen, seed: settings.seed };
     const sources = batchSources(shards, { ...shape, ...(settings.heldOut !== null ? { heldOut: { fraction: settings.heldOut } } : {}) });
     const evalSource = evalShards ? new BatchSource(evalShards, shape) : sources.heldOut;
+    const inputs = await runObjective(settings, shards, sources.train);
+    runInputs = inputs;
+    if (saved?.teacherStoreIndex !== undefined && saved.teacherStoreIndex !== inputs.storeIndex) {
+      throw new InvalidArgumentError(`--teacher-store ${settings.teacherStore} has changed since the run began (its index is not the one in ${RUN_FILE}); a resumed run needs the store it began with`);
+    }
 
     const lora = settings.loraRank !== null ? loraConfig(settings.loraRank, { alpha: settings.loraAlpha!, targetModules: settings.loraModules! }) : undefined;
     const latest = resuming ? (await checkpointSteps(out)).at(-1) : undefined;
@@ -112,13 +122,14 @@ export async function runTraining(options: TrainRunOptions): Promise<void> {
       config,
       backend: new OnnxBackend(threads === null ? {} : { intraOpThreads: threads }),
       params: base ?? resumed!.trainable,
-      objective: languageModeling(),
+      objective: inputs.objective,
       ...(lora ? { lora: { config: lora } } : {}),
       optimizer: { weightDecay: settings.weightDecay, noDecay: (name) => name.endsWith("norm.weight"), maxGradNorm: settings.maxGradNorm },
       seed: settings.seed,
     });
     if (resumed) trainer.load(resumed);
-    await writeRunFile(out, { settings, options: { checkpointEvery, evalEvery, keepCheckpoints, logEvery, threads } });
+    const storeIndex = inputs.storeIndex === undefined ? {} : { teacherStoreIndex: inputs.storeIndex };
+    await writeRunFile(out, { settings, options: { checkpointEvery, evalEvery, keepCheckpoints, logEvery, threads }, ...storeIndex });
 
     const model: CheckpointModel = {
       config,
@@ -134,14 +145,14 @@ export async function runTraining(options: TrainRunOptions): Promise<void> {
       say(
         start > 0
           ? `resuming ${out} from step ${start} of ${settings.steps}`
-          : `training ${title}: ${trainer.trainableSize.toLocaleString("en-US")} trainable weights, ${settings.steps} steps of ${settings.gradAccum > 1 ? `${settings.gradAccum} x ` : ""}${settings.batchSize} x ${settings.seqLen} tokens (${sources.train.stepsPerEpoch.toFixed(1)} steps per epoch)`,
+          : `training ${title}${inputs.description ? `, ${inputs.description}` : ""}: ${trainer.trainableSize.toLocaleString("en-US")} trainable weights, ${settings.steps} steps of ${settings.gradAccum > 1 ? `${settings.gradAccum} x ` : ""}${settings.batchSize} x ${settings.seqLen} tokens (${sources.train.stepsPerEpoch.toFixed(1)} steps per epoch)`,
       );
       const schedule = warmupCosine({ maxLr: settings.lr, minLr: settings.minLr, warmupSteps: settings.warmupSteps, totalSteps: settings.steps });
-      const microBatches = (step: number): Promise<Batch[]> =>
-        Promise.all(Array.from({ length: settings.gradAccum }, (_, i) => sources.train.batchAt(step * settings.gradAccum + i)));
+      const microBatches = (step: number): Promise<TrainBatch[]> =>
+        Promise.all(Array.from({ length: settings.gradAccum }, async (_, i) => inputs.training(await sources.train.batchAt(step * settings.gradAccum + i))));
       const evaluate = async (step: number) => {
         if (!evalSource) return;
-        const result = await evaluateOrdered(trainer!, evalSource);
+        const result = await evaluateOrdered(trainer!, evalSource, inputs.evaluation);
         const record: EvalRecord = { step, eval_loss: result.loss, eval_perplexity: result.perplexity, eval_tokens: result.tokens };
         await metrics.append(record);
         progress.note(`eval at step ${step}: loss ${result.loss.toFixed(4)}, perplexity ${result.perplexity.toFixed(2)} (${result.tokens.toLocaleString("en-US")} tokens)`);
@@ -161,7 +172,7 @@ export async function runTraining(options: TrainRunOptions): Promise<void> {
         next = step + 1 < settings.steps ? microBatches(step + 1) : undefined;
         next?.catch(() => undefined);
         const lr = schedule(step);
-        const { loss, gradNorm } = await trainer.step(batches.map(trainBatch), lr);
+        const { loss, gradNorm } = await trainer.step(batches, lr);
         const seconds = (performance.now() - started) / 1000;
         const done = step + 1;
         const record: StepRecord = {
@@ -197,6 +208,7 @@ export async function runTraining(options: TrainRunOptions): Promise<void> {
     }
   } finally {
     await trainer?.dispose();
+    await runInputs?.close();
     for (const shardSet of opened) await shardSet.close();
   }
 }

@@ -1,0 +1,110 @@
+// gemma-ts distill: knowledge distillation from a teacher's stored next-token distributions.
+// `store` scores a corpus once with a teacher into a teacher store (distill/store-run.ts); `dump`
+// prints what a store holds as JSON lines; `gemma-ts train --teacher-store` trains on one. This
+// file parses the flags.
+import { once } from "node:events";
+import { resolve } from "node:path";
+import type { TextUnit } from "@gemma-ts/data";
+import { DEFAULT_STORE_SELECTION, dumpTeacherStore, storeSelectionFromFlags, type ValueDtype } from "@gemma-ts/distill";
+import { Command, Option } from "commander";
+import { distillErrorsAsUsage } from "../distill/distill-errors.js";
+import { runStore } from "../distill/store-run.js";
+import { positiveInteger, seedValue } from "../training/flag-values.js";
+
+const TEXT_UNITS: readonly TextUnit[] = ["file", "paragraph", "line"];
+const DEFAULT_SELECTION = `${DEFAULT_STORE_SELECTION.mode === "top-k" ? "top" : "sample"}-${DEFAULT_STORE_SELECTION.k}`;
+
+interface StoreFlags {
+  teacher: string;
+  data: string[];
+  out: string;
+  topK?: string;
+  sample?: string;
+  temperature?: string;
+  seqLen?: number;
+  textUnit: TextUnit;
+  seed: number;
+  batchTokens?: number;
+  chunkPositions?: number;
+  valueDtype?: ValueDtype;
+  threads?: number;
+}
+
+export function distillCommand(): Command {
+  const distill = new Command("distill").description("knowledge distillation: score a corpus once with a teacher into a teacher store (then train --teacher-store), or print a store");
+  distill.addCommand(storeCommand());
+  distill.addCommand(dumpCommand());
+  // Usage errors of the subcommands print as the parent's do (its output is configured by main).
+  for (const command of distill.commands) {
+    command.configureOutput({
+      outputError: (text, write) => {
+        const parent = distill.configureOutput().outputError;
+        if (parent) parent(text, write);
+        else write(text);
+      },
+    });
+  }
+  return distill;
+}
+
+function storeCommand(): Command {
+  return new Command("store")
+    .description(
+      "run a teacher once over the data and write its sparse next-token distributions (top-k, or k sampled) into a checksummed teacher store; rerun the same command to continue an interrupted run",
+    )
+    .requiredOption("--teacher <dir>", "the teacher: a Hugging Face folder with tokenizer.json (the data is tokenized with it)")
+    .requiredOption("--data <files...>", "the training files, as train reads them: .txt/.md (see --text-unit), .jsonl, .parquet; .txt/.jsonl may be .gz")
+    .requiredOption("--out <dir>", "the store's folder")
+    .addOption(new Option("--top-k <k>", `keep the k most likely ids per token (default: ${DEFAULT_SELECTION})`).conflicts("sample"))
+    .option("--sample <k>", "keep k draws from the teacher's distribution per token instead (unbiased weights count / k)")
+    .option("--temperature <t>", `divides the teacher's soft-capped logits before the softmax (default ${DEFAULT_STORE_SELECTION.temperature})`)
+    .option("--seq-len <n>", "tokens per teacher window; a longer document is cut into windows (default: the teacher's context, at most 1024)", positiveInteger("--seq-len"))
+    .addOption(new Option("--text-unit <unit>", "what a document is in a text file; give the student's train run the same").choices(TEXT_UNITS).default("file"))
+    .option("--seed <n>", "seed of the draws of --sample", seedValue("--seed"), 0)
+    .option("--batch-tokens <n>", "most tokens (rows x longest row) per teacher call (default: about 512 MiB of logits)", positiveInteger("--batch-tokens"))
+    .option("--chunk-positions <n>", "tokens per chunk file, the unit a rerun keeps (default 16384)", positiveInteger("--chunk-positions"))
+    .addOption(new Option("--value-dtype <dtype>", "how log-probs are stored (default float16)").choices(["float16", "float32"]))
+    .option("--threads <n>", "onnxruntime intra-op threads (default one per core)", positiveInteger("--threads"))
+    .action(async (flags: StoreFlags) => {
+      const selection = await distillErrorsAsUsage(async () => storeSelectionFromFlags({ topK: flags.topK, sample: flags.sample, temperature: flags.temperature }));
+      const out = resolve(flags.out);
+      const { index, scored } = await runStore({
+        teacher: resolve(flags.teacher),
+        data: flags.data.map((path) => resolve(path)),
+        textUnit: flags.textUnit,
+        out,
+        selection,
+        seed: flags.seed,
+        windowLength: flags.seqLen,
+        batchTokens: flags.batchTokens,
+        chunkPositions: flags.chunkPositions,
+        valueDtype: flags.valueDtype,
+        threads: flags.threads,
+      });
+      const bytes = index.documentsFile.bytes + index.chunks.reduce((sum, chunk) => sum + chunk.bytes, 0);
+      const what = index.mode === "top-k" ? `top-${index.k}` : `${index.k} samples`;
+      const speed = scored.tokens > 0 ? `, ${Math.round(scored.tokens / scored.seconds).toLocaleString("en-US")} tokens/s` : " (complete already)";
+      process.stdout.write(
+        `stored ${index.positions.toLocaleString("en-US")} tokens of ${index.shards.documents.toLocaleString("en-US")} documents in ${out}: ${what} at temperature ${index.temperature}, ${index.bytesPerToken} bytes per token, ${(bytes / 2 ** 20).toFixed(2)} MiB${speed}\n`,
+      );
+    });
+}
+
+function dumpCommand(): Command {
+  return new Command("dump")
+    .description('print a teacher store as JSON lines, one per token in corpus order: {"position", "ids", "logprobs"} (sampled stores: log(count / k))')
+    .argument("<store>", "the store's folder")
+    .option("--limit <n>", "print at most this many tokens", positiveInteger("--limit"))
+    .action(async (store: string, flags: { limit?: number }) => {
+      // `dump | head` closes the pipe early: that ends the dump, it is not an error.
+      process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+        if (error.code !== "EPIPE") throw error;
+        process.exit(0);
+      });
+      await distillErrorsAsUsage(async () => {
+        for await (const record of dumpTeacherStore(resolve(store), flags.limit === undefined ? {} : { limit: flags.limit })) {
+          if (!process.stdout.write(`${JSON.stringify(record)}\n`)) await once(process.stdout, "drain");
+        }
+      });
+    });
+}

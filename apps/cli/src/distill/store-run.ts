@@ -1,0 +1,94 @@
+// gemma-ts distill store's work. The data is tokenized with the teacher's own tokenizer into token
+// shards in the store's folder (tokens/), then the teacher (a local Hugging Face folder) scores them
+// once into the store (@gemma-ts/distill's writeTeacherStore). The teacher's tokenizer.json is kept
+// beside the store, so a student trained on it (`train --teacher-store`) tokenizes its data the
+// same way and gets the same shards, which the store's index names by fingerprint.
+//
+// A rerun tokenizes again rather than trusting shards already there: the shards' index does not
+// record the text unit, and tokenizing costs little beside the teacher. The same inputs give the
+// same shards, so writeTeacherStore keeps the chunks an interrupted run completed and continues
+// after them; the finished store is byte-identical to one written in one go.
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { atomicWriteFile } from "@gemma-ts/core/node";
+import type { TextUnit } from "@gemma-ts/data";
+import { LocalTeacher, type StoreSelection, type TeacherStoreIndex, type ValueDtype, writeTeacherStore } from "@gemma-ts/distill";
+import { tokenizerFromJson } from "@gemma-ts/tokenizer";
+import { InvalidArgumentError } from "commander";
+import { exists, TOKENIZER_FILE } from "../training/run-folder.js";
+import { tokenShards } from "../training/token-data.js";
+import { distillErrorsAsUsage } from "./distill-errors.js";
+import { storeProgress } from "./store-progress.js";
+
+/** The store folder's token shards: the data as the teacher read it. */
+export const STORE_TOKENS_DIR = "tokens";
+/** The teacher's tokenizer.json, copied beside the store. */
+export const STORE_TOKENIZER_FILE = TOKENIZER_FILE;
+
+export interface StoreRunOptions {
+  /** The teacher's Hugging Face folder (with tokenizer.json), absolute. */
+  teacher: string;
+  data: string[];
+  textUnit: TextUnit;
+  out: string;
+  selection: StoreSelection;
+  seed: number;
+  /** Tokens per teacher window (default: the teacher's context, at most 1,024). */
+  windowLength?: number;
+  batchTokens?: number;
+  chunkPositions?: number;
+  valueDtype?: ValueDtype;
+  threads?: number;
+}
+
+export interface StoreRunResult {
+  index: TeacherStoreIndex;
+  /** Tokens scored by this run (0 when the store was complete already) and the seconds it took. */
+  scored: { tokens: number; seconds: number };
+}
+
+export async function runStore(options: StoreRunOptions): Promise<StoreRunResult> {
+  if (/^https?:\/\//i.test(options.teacher)) {
+    throw new InvalidArgumentError(`--teacher ${options.teacher}: this command scores with a local model folder; an endpoint teacher is not supported here yet`);
+  }
+  const tokenizerPath = join(options.teacher, TOKENIZER_FILE);
+  if (!(await exists(tokenizerPath))) {
+    throw new InvalidArgumentError(`${options.teacher} has no ${TOKENIZER_FILE}; the data is tokenized with the teacher's tokenizer, so the teacher folder must hold it`);
+  }
+  const tokenizerJson = await readFile(tokenizerPath);
+  const tokenizer = tokenizerFromJson(tokenizerJson);
+  await mkdir(options.out, { recursive: true });
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const shards = await tokenShards({ dir: join(options.out, STORE_TOKENS_DIR), inputs: options.data, tokenizer, textUnit: options.textUnit, reuse: false, log: say });
+  try {
+    const teacher = await LocalTeacher.fromFolder(options.teacher, { tokenizer, ...(options.threads === undefined ? {} : { threads: options.threads }) });
+    const progress = storeProgress();
+    try {
+      await atomicWriteFile(join(options.out, STORE_TOKENIZER_FILE), tokenizerJson);
+      const { mode, k, temperature } = options.selection;
+      const index = await distillErrorsAsUsage(() =>
+        writeTeacherStore({
+          teacher,
+          shards,
+          outDir: options.out,
+          mode,
+          k,
+          temperature,
+          seed: options.seed,
+          ...(options.windowLength === undefined ? {} : { windowLength: options.windowLength }),
+          ...(options.batchTokens === undefined ? {} : { batchTokens: options.batchTokens }),
+          ...(options.chunkPositions === undefined ? {} : { chunkPositions: options.chunkPositions }),
+          ...(options.valueDtype === undefined ? {} : { valueDtype: options.valueDtype }),
+          onProgress: (update) => progress.update(update),
+        }),
+      );
+      progress.stop();
+      return { index, scored: progress.scored };
+    } finally {
+      progress.stop();
+      await teacher.close();
+    }
+  } finally {
+    await shards.close();
+  }
+}
