@@ -43,6 +43,22 @@ export interface Batch {
   lossMask: Uint8Array;
   /** Epochs of this source consumed before the batch's first token (fractional). */
   epoch: number;
+  /**
+   * Where the ids come from: per row, runs of consecutive tokens of one document, in column order
+   * (columns of the T + 1 ids; columns no run covers are padding). What a per-token side input (a
+   * teacher store) needs to line up with the batch.
+   */
+  segments: BatchSegment[];
+}
+
+export interface BatchSegment {
+  row: number;
+  /** The row's column (of its T + 1 ids) of the run's first token. */
+  column: number;
+  document: number;
+  /** Position within the document of the run's first token. */
+  from: number;
+  count: number;
 }
 
 interface EpochLayout {
@@ -141,37 +157,42 @@ export class BatchSource {
     const { batchSize: rows, sequenceLength: T } = this;
     const ids = new Int32Array(rows * (T + 1));
     const lossMask = new Uint8Array(rows * T);
-    await Promise.all(
+    const rowSegments = await Promise.all(
       Array.from({ length: rows }, async (_, r) => {
         const tokenMask = new Uint8Array(T + 1);
-        await this.fillRow((step * rows + r) * T, ids.subarray(r * (T + 1), (r + 1) * (T + 1)), tokenMask, locate);
+        const segments = await this.fillRow(r, (step * rows + r) * T, ids.subarray(r * (T + 1), (r + 1) * (T + 1)), tokenMask, locate);
         lossMask.set(tokenMask.subarray(1), r * T);
+        return segments;
       }),
     );
-    return { step, batchSize: rows, sequenceLength: T, ids, lossMask, epoch };
+    return { step, batchSize: rows, sequenceLength: T, ids, lossMask, epoch, segments: rowSegments.flat() };
   }
 
   private async fillRow(
+    row: number,
     start: number,
     ids: Int32Array,
     mask: Uint8Array,
     locate: (position: number) => { layout: EpochLayout; offset: number } | undefined,
-  ): Promise<void> {
+  ): Promise<BatchSegment[]> {
+    const segments: BatchSegment[] = [];
     let filled = 0;
     while (filled < ids.length) {
       const at = locate(start + filled);
       if (at === undefined) {
         ids.fill(this.shards.pad, filled);
         mask.fill(0, filled);
-        return;
+        return segments;
       }
       const j = firstEndAbove(at.layout.ends, at.offset);
       const document = at.layout.order[j]!;
       const within = at.offset - (j === 0 ? 0 : at.layout.ends[j - 1]!);
       const count = Math.min(this.shards.documentLengthOf(document) - within, ids.length - filled);
       await this.shards.readInto(document, within, count, ids, mask, filled);
+      segments.push({ row, column: filled, document, from: within, count });
       filled += count;
     }
+    return segments;
   }
 
   private epochLayout(epoch: number): EpochLayout {

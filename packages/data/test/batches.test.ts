@@ -88,6 +88,18 @@ describe("training batches", () => {
     await again.close();
   });
 
+  it("say where each id came from: the segments rebuild every row from the shards", async () => {
+    const source = new BatchSource(shards, { batchSize: 4, sequenceLength: 24, seed: 3 });
+    for (const batch of [await source.batchAt(0), await source.batchAt(7), await source.orderedBatchAt(source.orderedBatchCount - 1)]) {
+      const rebuilt = new Int32Array(batch.ids.length).fill(shards.pad);
+      for (const segment of batch.segments) {
+        const document = (await shards.readDocument(segment.document)).ids;
+        rebuilt.set(document.subarray(segment.from, segment.from + segment.count), segment.row * 25 + segment.column);
+      }
+      expect(Array.from(rebuilt)).toEqual(Array.from(batch.ids));
+    }
+  });
+
   it("differ across seeds", async () => {
     const a = new BatchSource(shards, { batchSize: B, sequenceLength: T, seed: 1 });
     const b = new BatchSource(shards, { batchSize: B, sequenceLength: T, seed: 2 });

@@ -29,7 +29,7 @@ export type { DecodedPositions } from "./chunk-codec.js";
 export { storeSettings, writeTeacherStore, type WriteTeacherStoreOptions, type WriteTeacherStoreProgress } from "./write-store.js";
 export { openTeacherStore, TeacherStore, type OpenTeacherStoreOptions, type StorePositions } from "./teacher-store.js";
 export { dumpTeacherStore, type DumpRecord, type DumpTeacherStoreOptions } from "./dump.js";
-export { batchSegments, type BatchKind, type Segment } from "./batch-layout.js";
+export { batchSegments, type Segment } from "./batch-layout.js";
 export { TeacherBatches, type TeacherBatch } from "./teacher-batches.js";
 export { DEFAULT_STORE_SELECTION, storeSelectionFromFlags, type StoreFlags, type StoreSelection } from "./store-flags.js";
 export {

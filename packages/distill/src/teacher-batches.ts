@@ -6,7 +6,7 @@
 // earlier document as context while the teacher read the document alone, from its <bos>.
 import { HostTensor } from "@gemma-ts/core";
 import type { Batch, BatchSource } from "@gemma-ts/data";
-import { batchSegments, type BatchKind } from "./batch-layout.js";
+import { batchSegments } from "./batch-layout.js";
 import { BatchMisalignedError, InvalidArgumentError, StoreMismatchError } from "./errors.js";
 import type { TeacherStore } from "./teacher-store.js";
 import { shardsFingerprint } from "./vocabulary.js";
@@ -31,8 +31,8 @@ export class TeacherBatches {
     return this.store.k;
   }
 
-  /** `kind`: whether the batch came from batchAt ("training", default) or orderedBatchAt. */
-  async at(batch: Batch, kind: BatchKind = "training"): Promise<TeacherBatch> {
+  /** The teacher inputs of a batch of this source (from batchAt or orderedBatchAt). */
+  async at(batch: Batch): Promise<TeacherBatch> {
     const { batchSize: B, sequenceLength: T } = batch;
     if (B !== this.source.batchSize || T !== this.source.sequenceLength) {
       throw new InvalidArgumentError("batch", `a batch of ${B} x ${T}, the source makes ${this.source.batchSize} x ${this.source.sequenceLength}`);
@@ -41,7 +41,7 @@ export class TeacherBatches {
     const ids = new BigInt64Array(B * T * k);
     const probs = new Float32Array(B * T * k);
     const filled = new Uint8Array(B * T);
-    for (const segment of batchSegments(this.source, batch, kind)) {
+    for (const segment of batchSegments(batch)) {
       const stored = await this.store.positions(segment.document, segment.from, segment.count);
       for (let i = 0; i < segment.count; i++) {
         const column = segment.column + i;

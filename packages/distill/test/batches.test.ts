@@ -30,13 +30,13 @@ afterAll(async () => {
 });
 
 /** Checks every position of a batch whose row holds its document from <bos> against the teacher run on the row's ids. */
-async function expectRecomputed(source: BatchSource, batch: Batch, kind: "training" | "ordered"): Promise<number> {
-  const inputs = await new TeacherBatches(store, source).at(batch, kind);
+async function expectRecomputed(source: BatchSource, batch: Batch): Promise<number> {
+  const inputs = await new TeacherBatches(store, source).at(batch);
   expect(inputs["teacher.ids"].shape).toEqual([B, T, K]);
   expect(Array.from(inputs.mask.data)).toEqual(Array.from(batch.lossMask));
   const V = teacher.model.config.vocabSize;
   let checked = 0;
-  for (const segment of batchSegments(source, batch, kind)) {
+  for (const segment of batchSegments(batch)) {
     if (segment.from !== 0) continue;
     const row = Array.from(batch.ids.subarray(segment.row * (T + 1) + segment.column, segment.row * (T + 1) + segment.column + segment.count));
     expect(row[0]).toBe(shards.bos);
@@ -61,17 +61,17 @@ describe("teacher batches", () => {
     const source = new BatchSource(shards, { batchSize: B, sequenceLength: T, seed: 7 });
     const boundary = Math.floor(source.stepsPerEpoch);
     let checked = 0;
-    for (const step of [0, 1, boundary, boundary + 1]) checked += await expectRecomputed(source, await source.batchAt(step), "training");
+    for (const step of [0, 1, boundary, boundary + 1]) checked += await expectRecomputed(source, await source.batchAt(step));
     expect(checked).toBeGreaterThan(20);
   });
 
   it("ordered batches too, padding with probability 0 under a zero mask", async () => {
     const source = new BatchSource(shards, { batchSize: B, sequenceLength: T, seed: 0, documents: [1, 4, 9] });
     let checked = 0;
-    for (let index = 0; index < source.orderedBatchCount; index++) checked += await expectRecomputed(source, await source.orderedBatchAt(index), "ordered");
+    for (let index = 0; index < source.orderedBatchCount; index++) checked += await expectRecomputed(source, await source.orderedBatchAt(index));
     expect(checked).toBeGreaterThan(10);
     const last = await source.orderedBatchAt(source.orderedBatchCount - 1);
-    const inputs = await new TeacherBatches(store, source).at(last, "ordered");
+    const inputs = await new TeacherBatches(store, source).at(last);
     const padded = Array.from(last.lossMask).lastIndexOf(1) + 1;
     expect(padded).toBeLessThan(B * T);
     for (let p = padded + 1; p < B * T; p++) expect(Array.from(inputs["teacher.probs"].data.subarray(p * K, (p + 1) * K))).toEqual(new Array(K).fill(0));
@@ -81,8 +81,10 @@ describe("teacher batches", () => {
     const source = new BatchSource(shards, { batchSize: B, sequenceLength: T, seed: 7 });
     const batch = await source.batchAt(2);
     const batches = new TeacherBatches(store, source);
-    // Read as the ordered pass, the same step holds other documents.
-    await expect(batches.at(batch, "ordered")).rejects.toBeInstanceOf(BatchMisalignedError);
+    // Segments naming the wrong place: the tokens the store holds there are not the batch's.
+    const shifted = { ...batch, segments: batch.segments.map((segment) => (segment.from > 0 ? { ...segment, from: segment.from - 1 } : segment)) };
+    expect(shifted.segments).not.toEqual(batch.segments);
+    await expect(batches.at(shifted)).rejects.toBeInstanceOf(BatchMisalignedError);
     const tampered = { ...batch, ids: batch.ids.slice() };
     tampered.ids[T + 1 + 5] = (tampered.ids[T + 1 + 5]! + 1) % shards.index.vocabSize;
     await expect(batches.at(tampered)).rejects.toThrow(/batch 2, row 1, position 5/);
