@@ -45,3 +45,13 @@ export {
   VocabularyMismatchError,
   type DistillErrorCode,
 } from "./errors.js";
+export {
+  distillOnPolicy,
+  OnPolicyDistiller,
+  type OnPolicyExample,
+  type OnPolicyOptions,
+  type OnPolicyRunOptions,
+  type OnPolicySampler,
+  type OnPolicyStepRecord,
+} from "./on-policy.js";
+export { onPolicyBatch, type OnPolicyBatchOptions } from "./on-policy-batch.js";

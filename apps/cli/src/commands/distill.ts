@@ -1,15 +1,17 @@
 // gemma-ts distill: knowledge distillation from a teacher's stored next-token distributions.
 // `store` scores a corpus once with a teacher into a teacher store (distill/store-run.ts); `dump`
-// prints what a store holds as JSON lines; `gemma-ts train --teacher-store` trains on one. This
-// file parses the flags.
+// prints what a store holds as JSON lines; `gemma-ts train --teacher-store` trains on one;
+// `on-policy` trains a student on a teacher's scores of its own samples (distill/on-policy-run.ts).
+// This file parses the flags.
 import { once } from "node:events";
 import { resolve } from "node:path";
 import type { TextUnit } from "@gemma-ts/data";
 import { DEFAULT_STORE_SELECTION, dumpTeacherStore, storeSelectionFromFlags, type ValueDtype } from "@gemma-ts/distill";
 import { Command, Option } from "commander";
 import { distillErrorsAsUsage } from "../distill/distill-errors.js";
+import { ON_POLICY_METRICS_FILE, type OnPolicyRunSettings, runOnPolicy } from "../distill/on-policy-run.js";
 import { runStore } from "../distill/store-run.js";
-import { positiveInteger, seedValue } from "../training/flag-values.js";
+import { positiveInteger, positiveNumber, seedValue, unitInterval } from "../training/flag-values.js";
 
 const TEXT_UNITS: readonly TextUnit[] = ["file", "paragraph", "line"];
 const DEFAULT_SELECTION = `${DEFAULT_STORE_SELECTION.mode === "top-k" ? "top" : "sample"}-${DEFAULT_STORE_SELECTION.k}`;
@@ -31,9 +33,12 @@ interface StoreFlags {
 }
 
 export function distillCommand(): Command {
-  const distill = new Command("distill").description("knowledge distillation: score a corpus once with a teacher into a teacher store (then train --teacher-store), or print a store");
+  const distill = new Command("distill").description(
+    "knowledge distillation: score a corpus once with a teacher into a teacher store (then train --teacher-store), print a store, or distill on the student's own samples (on-policy)",
+  );
   distill.addCommand(storeCommand());
   distill.addCommand(dumpCommand());
+  distill.addCommand(onPolicyCommand());
   // Usage errors of the subcommands print as the parent's do (its output is configured by main).
   for (const command of distill.commands) {
     command.configureOutput({
@@ -106,5 +111,38 @@ function dumpCommand(): Command {
           if (!process.stdout.write(`${JSON.stringify(record)}\n`)) await once(process.stdout, "drain");
         }
       });
+    });
+}
+
+type OnPolicyFlags = Omit<OnPolicyRunSettings, "k"> & { topK: number };
+
+function onPolicyCommand(): Command {
+  return new Command("on-policy")
+    .description(
+      "on-policy distillation (GKD): the student samples completions of chat prompts, the teacher scores them, the student trains on the teacher's top-k by JSD(beta); writes the student and metrics.jsonl to --out",
+    )
+    .requiredOption("--student <dir>", "the student: a Hugging Face folder with tokenizer.json")
+    .requiredOption("--teacher <dir|url>", "the teacher, sharing the student's tokenizer: a Hugging Face folder, or an OpenAI-compatible endpoint (http://host:port/v1) that returns prompt log-probs")
+    .option("--teacher-model <name>", "an endpoint teacher's model (default: its only one)")
+    .option("--teacher-context <n>", "an endpoint teacher's context length, when /v1/models does not report it (max_model_len)", positiveInteger("--teacher-context"))
+    .requiredOption("--prompts <file>", 'chats as JSONL {"messages": [...]}; a final assistant message is the dataset response that steps without sampling train on')
+    .requiredOption("--out <dir>", `the trained student's folder (weights, tokenizer.json, ${ON_POLICY_METRICS_FILE})`)
+    .option("--lambda <l>", "the share of steps on the student's own samples; the rest use the dataset's responses (1 when there are none)", unitInterval("--lambda"), 0.5)
+    .option("--beta <b>", "JSD(beta): 0 forward KL, 1 reverse KL", unitInterval("--beta"), 0.5)
+    .option("--steps <n>", "training steps", positiveInteger("--steps"), 100)
+    .option("--batch-size <n>", "prompts per step", positiveInteger("--batch-size"), 8)
+    .option("--max-new-tokens <n>", "longest sampled completion", positiveInteger("--max-new-tokens"), 64)
+    .option("--top-k <k>", "teacher entries per token", positiveInteger("--top-k"), 64)
+    .option("--lr <x>", "learning rate (constant)", positiveNumber("--lr"), 1e-5)
+    .option("--seed <n>", "seed of the prompts drawn, the on/off-policy draws and the sampling", seedValue("--seed"), 0)
+    .option("--threads <n>", "onnxruntime intra-op threads (default one per core)", positiveInteger("--threads"))
+    .action(async ({ topK, ...flags }: OnPolicyFlags) => {
+      const out = resolve(flags.out);
+      const records = await runOnPolicy(
+        { ...flags, k: topK, student: resolve(flags.student), teacher: /^https?:\/\//i.test(flags.teacher) ? flags.teacher : resolve(flags.teacher), prompts: resolve(flags.prompts), out },
+        (line) => process.stderr.write(`${line}\n`),
+      );
+      const last = records.at(-1)!;
+      process.stdout.write(`distilled ${records.length} steps into ${out}: last jsd ${last.loss.toFixed(4)}\n`);
     });
 }

@@ -1,0 +1,137 @@
+// gemma-ts distill on-policy, run as a user runs it (the built binary): a random gemma2-tiny
+// student distils from another random one sharing its tokenizer for a few steps of chat prompts,
+// printing each step and writing metrics.jsonl and the trained student; a teacher of another
+// tokenizer and a prompts file without chats are refused in one line.
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { initParams, presetConfig } from "@gemma-ts/core";
+import { loadHfCheckpoint, saveHfCheckpoint } from "@gemma-ts/core/node";
+import { closeServedModel, createServer, loadServedModel } from "@gemma-ts/serve/http";
+import { trainBpe } from "@gemma-ts/tokenizer";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeTestModel } from "./support/test-model.js";
+
+const BIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const folder = mkdtempSync(join(tmpdir(), "gemma-ts-on-policy-"));
+const teacher = join(folder, "teacher");
+const student = join(folder, "student");
+const prompts = join(folder, "prompts.jsonl");
+
+function cli(...args: string[]) {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8" });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The CLI without blocking this process, which may be serving the teacher. */
+function cliAsync(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [BIN, ...args]);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.on("error", fail);
+    child.on("close", (status) => done({ status, stdout, stderr }));
+  });
+}
+
+const metricsOf = (out: string) =>
+  readFileSync(join(out, "metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as { step: number; loss: number; tokens: number; onPolicy: boolean });
+
+const onPolicyArgs = (out: string, ...more: string[]) => [
+  "distill", "on-policy",
+  "--student", student,
+  "--teacher", teacher,
+  "--prompts", prompts,
+  "--out", out,
+  "--steps", "3",
+  "--batch-size", "2",
+  "--max-new-tokens", "6",
+  "--top-k", "8",
+  "--lr", "0.001",
+  "--threads", "1",
+  ...more,
+];
+
+beforeAll(async () => {
+  await writeTestModel(teacher);
+  const config = { ...presetConfig("gemma2-tiny"), vocabSize: 1000 };
+  mkdirSync(student, { recursive: true });
+  await saveHfCheckpoint(student, config, initParams(config, 1));
+  cpSync(join(teacher, "tokenizer.json"), join(student, "tokenizer.json"));
+  const chats = [
+    ["What is the state of the union?", "The state of the union is strong."],
+    ["Name a duty of Congress.", "Congress makes the laws."],
+    ["Who gives the address?", "The President gives it."],
+  ].map(([user, assistant]) => JSON.stringify({ messages: [{ role: "user", content: user }, { role: "assistant", content: assistant }] }));
+  writeFileSync(prompts, `${chats.join("\n")}\n`);
+}, 120_000);
+
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+describe("gemma-ts distill on-policy", () => {
+  it("trains the student a few steps, printing each and writing metrics.jsonl and the model", async () => {
+    const out = join(folder, "run");
+    const result = cli(...onPolicyArgs(out, "--lambda", "0.5", "--beta", "0.5"));
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/3 prompts \(3 with responses\), 3 steps of 2, lambda 0.5, beta 0.5, top-8/);
+    expect(result.stderr).toMatch(/step 3\/3: jsd \d+\.\d{4} over \d+ (sampled|dataset) tokens/);
+    expect(result.stdout).toMatch(/^distilled 3 steps into .*: last jsd \d+\.\d{4}\n$/);
+    const records = metricsOf(out);
+    expect(records.map((record) => record.step)).toEqual([0, 1, 2]);
+    // Seed 0 at lambda 0.5 draws both kinds of step in these three.
+    expect(new Set(records.map((record) => record.onPolicy))).toEqual(new Set([true, false]));
+    for (const record of records) {
+      expect(Number.isFinite(record.loss) && record.loss >= 0).toBe(true);
+      expect(record.tokens).toBeGreaterThan(0);
+    }
+    const before = await loadHfCheckpoint(student);
+    const after = await loadHfCheckpoint(out);
+    expect(after.config).toEqual(before.config);
+    const name = "model.embed_tokens.weight";
+    expect(after.params.get(name)!.data).not.toEqual(before.params.get(name)!.data);
+    expect(readFileSync(join(out, "tokenizer.json"))).toEqual(readFileSync(join(student, "tokenizer.json")));
+  }, 60_000);
+
+  it("takes the teacher from an OpenAI-compatible endpoint (gemma-ts serve's), with the local run's losses", async () => {
+    const local = join(folder, "local");
+    expect(cli(...onPolicyArgs(local)).status).toBe(0);
+    const model = await loadServedModel(teacher, { id: "teacher", threads: 1, maxBatchSize: 8 });
+    const server = createServer({ models: [model] });
+    try {
+      const { url } = await server.listen(0, "127.0.0.1");
+      const remote = join(folder, "remote");
+      const context = String(presetConfig("gemma2-tiny").maxPositionEmbeddings);
+      const result = await cliAsync(...onPolicyArgs(remote, "--teacher", `${url}/v1`, "--teacher-context", context));
+      expect(result.status, result.stderr).toBe(0);
+      const [fromLocal, fromServed] = [metricsOf(local), metricsOf(remote)];
+      expect(fromServed.map((record) => [record.onPolicy, record.tokens])).toEqual(fromLocal.map((record) => [record.onPolicy, record.tokens]));
+      fromServed.forEach((record, i) => expect(record.loss).toBeCloseTo(fromLocal[i]!.loss, 4));
+    } finally {
+      await server.close();
+      await closeServedModel(model);
+    }
+  }, 60_000);
+
+  it("refuses a teacher of another tokenizer and a prompts file without chats, in one line", async () => {
+    const other = join(folder, "other-teacher");
+    cpSync(teacher, other, { recursive: true });
+    const trained = await trainBpe(["a few words of some other text, tokenized differently"], { vocabSize: 400 });
+    writeFileSync(join(other, "tokenizer.json"), trained.toJsonString());
+    const mismatch = cli(...onPolicyArgs(join(folder, "refused"), "--teacher", other));
+    expect(mismatch.status).toBe(1);
+    expect(mismatch.stderr).toMatch(/^gemma-ts: [^\n]*tokenizer[^\n]*share the student's vocabulary\n$/);
+
+    const texts = join(folder, "texts.jsonl");
+    writeFileSync(texts, `${JSON.stringify({ text: "not a chat" })}\n`);
+    const notChat = cli(...onPolicyArgs(join(folder, "refused"), "--prompts", texts));
+    expect(notChat.status).toBe(1);
+    expect(notChat.stderr).toMatch(/^gemma-ts: [^\n]*document 1 is not a chat[^\n]*\n$/);
+  }, 60_000);
+});
