@@ -2,7 +2,7 @@
 // student distils from another random one sharing its tokenizer for a few steps of chat prompts,
 // printing each step and writing metrics.jsonl and the trained student; a teacher of another
 // tokenizer and a prompts file without chats are refused in one line.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,7 @@ import { closeServedModel, createServer, loadServedModel } from "@gemma-ts/serve
 import { trainBpe } from "@gemma-ts/tokenizer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTestModel } from "./support/test-model.js";
+import { cliAsync } from "./support/cli-process.js";
 
 const BIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 const folder = mkdtempSync(join(tmpdir(), "gemma-ts-on-policy-"));
@@ -26,18 +27,6 @@ function cli(...args: string[]) {
 }
 
 /** The CLI without blocking this process, which may be serving the teacher. */
-function cliAsync(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args]);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", fail);
-    child.on("close", (status) => done({ status, stdout, stderr }));
-  });
-}
-
 const metricsOf = (out: string) =>
   readFileSync(join(out, "metrics.jsonl"), "utf8")
     .trim()

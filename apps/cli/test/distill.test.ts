@@ -10,10 +10,12 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Gemma2Model } from "@gemma-ts/core";
+import { Gemma2Model, presetConfig } from "@gemma-ts/core";
 import { loadHfCheckpoint, OnnxBackend } from "@gemma-ts/core/node";
 import { openTeacherStore } from "@gemma-ts/distill";
+import { closeServedModel, createServer, loadServedModel } from "@gemma-ts/serve/http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliAsync } from "./support/cli-process.js";
 import { type TrainingCorpus, writeTrainingCorpus } from "./support/training-corpus.js";
 
 const BIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
@@ -171,6 +173,33 @@ describe("gemma-ts distill", () => {
     expect(all.length).toBe(index.positions);
     expect(JSON.parse(all.at(-1)!).position).toBe(index.positions - 1);
   });
+
+  it("store takes the teacher from an OpenAI-compatible endpoint (gemma-ts serve's): the same ids and log-probs as the folder", async () => {
+    const model = await loadServedModel(teacher, { id: "teacher", threads: 1, maxBatchSize: 8 });
+    const server = createServer({ models: [model] });
+    try {
+      const { url } = await server.listen(0, "127.0.0.1");
+      const remote = join(folder, "store-remote");
+      const context = String(presetConfig("gemma2-tiny").maxPositionEmbeddings);
+      // The same windows on both sides (the endpoint reads 2 tokens less than its context).
+      const windows = ["--top-k", "8", "--seq-len", "128"];
+      const local = join(folder, "store-local-128");
+      succeeded(cli(...storeArgs(local, ...windows)));
+      const result = await cliAsync(...storeArgs(remote, ...windows).map((arg) => (arg === teacher ? `${url}/v1` : arg)), "--tokenizer", join(teacher, "tokenizer.json"), "--teacher-context", context);
+      expect(result.status, result.stderr).toBe(0);
+      const dump = (dir: string) => cli("distill", "dump", dir).stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as { position: number; ids: number[]; logprobs: number[] });
+      const [fromFolder, fromEndpoint] = [dump(local), dump(remote)];
+      expect(fromEndpoint.length).toBe(fromFolder.length);
+      fromEndpoint.forEach((record, i) => {
+        expect(record.ids).toEqual(fromFolder[i]!.ids);
+        record.logprobs.forEach((value, j) => expect(Math.abs(value - fromFolder[i]!.logprobs[j]!)).toBeLessThan(2 ** -10 * Math.max(1, Math.abs(value))));
+      });
+    } finally {
+      await server.close();
+      await closeServedModel(model);
+    }
+    failedWithOneLine(storeArgs(join(folder, "store-no-tokenizer")).map((arg) => (arg === teacher ? "http://127.0.0.1:9/v1" : arg)), /needs --tokenizer/);
+  }, 120_000);
 
   it("a store run killed with SIGKILL and rerun ends byte-identical to an uninterrupted one", async () => {
     // Many small chunks and teacher calls, so the kill lands mid-run; --sample: draws keyed by position.

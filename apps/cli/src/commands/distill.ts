@@ -18,6 +18,9 @@ const DEFAULT_SELECTION = `${DEFAULT_STORE_SELECTION.mode === "top-k" ? "top" : 
 
 interface StoreFlags {
   teacher: string;
+  tokenizer?: string;
+  teacherModel?: string;
+  teacherContext?: number;
   data: string[];
   out: string;
   topK?: string;
@@ -57,7 +60,10 @@ function storeCommand(): Command {
     .description(
       "run a teacher once over the data and write its sparse next-token distributions (top-k, or k sampled) into a checksummed teacher store; rerun the same command to continue an interrupted run",
     )
-    .requiredOption("--teacher <dir>", "the teacher: a Hugging Face folder with tokenizer.json (the data is tokenized with it)")
+    .requiredOption("--teacher <dir|url>", "the teacher: a Hugging Face folder with tokenizer.json (the data is tokenized with it), or an OpenAI-compatible endpoint (http://host:port/v1) that returns prompt log-probs, with --tokenizer")
+    .option("--tokenizer <file>", "an endpoint teacher's tokenizer.json (its model's; checked against the endpoint)")
+    .option("--teacher-model <name>", "an endpoint teacher's model (default: its only one)")
+    .option("--teacher-context <n>", "an endpoint teacher's context length, when /v1/models does not report it (max_model_len)", positiveInteger("--teacher-context"))
     .requiredOption("--data <files...>", "the training files, as train reads them: .txt/.md (see --text-unit), .jsonl, .parquet; .txt/.jsonl may be .gz")
     .requiredOption("--out <dir>", "the store's folder")
     .addOption(new Option("--top-k <k>", `keep the k most likely ids per token (default: ${DEFAULT_SELECTION})`).conflicts("sample"))
@@ -74,7 +80,10 @@ function storeCommand(): Command {
       const selection = await distillErrorsAsUsage(async () => storeSelectionFromFlags({ topK: flags.topK, sample: flags.sample, temperature: flags.temperature }));
       const out = resolve(flags.out);
       const { index, scored } = await runStore({
-        teacher: resolve(flags.teacher),
+        teacher: /^https?:\/\//i.test(flags.teacher) ? flags.teacher : resolve(flags.teacher),
+        tokenizer: flags.tokenizer === undefined ? undefined : resolve(flags.tokenizer),
+        teacherModel: flags.teacherModel,
+        teacherContext: flags.teacherContext,
         data: flags.data.map((path) => resolve(path)),
         textUnit: flags.textUnit,
         out,

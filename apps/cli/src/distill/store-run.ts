@@ -1,6 +1,7 @@
 // gemma-ts distill store's work. The data is tokenized with the teacher's own tokenizer into token
-// shards in the store's folder (tokens/), then the teacher (a local Hugging Face folder) scores them
-// once into the store (@gemma-ts/distill's writeTeacherStore). The teacher's tokenizer.json is kept
+// shards in the store's folder (tokens/), then the teacher (a local Hugging Face folder, or an
+// OpenAI-compatible endpoint scoring token-id prompts, given the tokenizer.json its model uses)
+// scores them once into the store (@gemma-ts/distill's writeTeacherStore). The tokenizer.json is kept
 // beside the store, so a student trained on it (`train --teacher-store`) tokenizes its data the
 // same way and gets the same shards, which the store's index names by fingerprint.
 //
@@ -12,7 +13,8 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { atomicWriteFile } from "@gemma-ts/core/node";
 import type { TextUnit } from "@gemma-ts/data";
-import { LocalTeacher, type StoreSelection, type TeacherStoreIndex, type ValueDtype, writeTeacherStore } from "@gemma-ts/distill";
+import { LocalTeacher, OpenAITeacher, type StoreSelection, type Teacher, type TeacherStoreIndex, type ValueDtype, writeTeacherStore } from "@gemma-ts/distill";
+import type { Tokenizer } from "@gemma-ts/tokenizer";
 import { tokenizerFromJson } from "@gemma-ts/tokenizer";
 import { InvalidArgumentError } from "commander";
 import { exists, TOKENIZER_FILE } from "../training/run-folder.js";
@@ -25,9 +27,17 @@ export const STORE_TOKENS_DIR = "tokens";
 /** The teacher's tokenizer.json, copied beside the store. */
 export const STORE_TOKENIZER_FILE = TOKENIZER_FILE;
 
+/** Tokens per call to an endpoint teacher: enough rows per request that batching and concurrency pay. */
+const ENDPOINT_BATCH_TOKENS = 64 * 1024;
+
 export interface StoreRunOptions {
-  /** The teacher's Hugging Face folder (with tokenizer.json), absolute. */
+  /** The teacher's Hugging Face folder (with tokenizer.json), absolute, or an endpoint URL. */
   teacher: string;
+  /** The tokenizer.json of an endpoint teacher's model (a folder teacher holds its own). */
+  tokenizer?: string;
+  /** An endpoint teacher's model name (default: its only one) and context length. */
+  teacherModel?: string;
+  teacherContext?: number;
   data: string[];
   textUnit: TextUnit;
   out: string;
@@ -48,12 +58,15 @@ export interface StoreRunResult {
 }
 
 export async function runStore(options: StoreRunOptions): Promise<StoreRunResult> {
-  if (/^https?:\/\//i.test(options.teacher)) {
-    throw new InvalidArgumentError(`--teacher ${options.teacher}: this command scores with a local model folder; an endpoint teacher is not supported here yet`);
+  const endpoint = /^https?:\/\//i.test(options.teacher);
+  if (endpoint && options.tokenizer === undefined) {
+    throw new InvalidArgumentError(`--teacher ${options.teacher}: an endpoint teacher needs --tokenizer, the tokenizer.json its model uses (the data is tokenized with it)`);
   }
-  const tokenizerPath = join(options.teacher, TOKENIZER_FILE);
+  const tokenizerPath = options.tokenizer ?? join(options.teacher, TOKENIZER_FILE);
   if (!(await exists(tokenizerPath))) {
-    throw new InvalidArgumentError(`${options.teacher} has no ${TOKENIZER_FILE}; the data is tokenized with the teacher's tokenizer, so the teacher folder must hold it`);
+    throw new InvalidArgumentError(
+      options.tokenizer === undefined ? `${options.teacher} has no ${TOKENIZER_FILE}; the data is tokenized with the teacher's tokenizer, so the teacher folder must hold it` : `--tokenizer ${tokenizerPath}: no such file`,
+    );
   }
   const tokenizerJson = await readFile(tokenizerPath);
   const tokenizer = tokenizerFromJson(tokenizerJson);
@@ -61,7 +74,7 @@ export async function runStore(options: StoreRunOptions): Promise<StoreRunResult
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const shards = await tokenShards({ dir: join(options.out, STORE_TOKENS_DIR), inputs: options.data, tokenizer, textUnit: options.textUnit, reuse: false, log: say });
   try {
-    const teacher = await LocalTeacher.fromFolder(options.teacher, { tokenizer, ...(options.threads === undefined ? {} : { threads: options.threads }) });
+    const teacher = await distillErrorsAsUsage(() => openTeacher(options, tokenizer));
     const progress = storeProgress();
     try {
       await atomicWriteFile(join(options.out, STORE_TOKENIZER_FILE), tokenizerJson);
@@ -76,7 +89,7 @@ export async function runStore(options: StoreRunOptions): Promise<StoreRunResult
           temperature,
           seed: options.seed,
           ...(options.windowLength === undefined ? {} : { windowLength: options.windowLength }),
-          ...(options.batchTokens === undefined ? {} : { batchTokens: options.batchTokens }),
+          ...(options.batchTokens === undefined ? (endpoint ? { batchTokens: ENDPOINT_BATCH_TOKENS } : {}) : { batchTokens: options.batchTokens }),
           ...(options.chunkPositions === undefined ? {} : { chunkPositions: options.chunkPositions }),
           ...(options.valueDtype === undefined ? {} : { valueDtype: options.valueDtype }),
           onProgress: (update) => progress.update(update),
@@ -91,4 +104,15 @@ export async function runStore(options: StoreRunOptions): Promise<StoreRunResult
   } finally {
     await shards.close();
   }
+}
+
+/** A folder run here, or an endpoint (which checks its vocabulary against the tokenizer when it connects). */
+function openTeacher(options: StoreRunOptions, tokenizer: Tokenizer): Promise<Teacher> {
+  if (!/^https?:\/\//i.test(options.teacher)) return LocalTeacher.fromFolder(options.teacher, { tokenizer, ...(options.threads === undefined ? {} : { threads: options.threads }) });
+  return OpenAITeacher.connect({
+    url: options.teacher,
+    tokenizer,
+    ...(options.teacherModel === undefined ? {} : { model: options.teacherModel }),
+    ...(options.teacherContext === undefined ? {} : { contextLength: options.teacherContext }),
+  });
 }
