@@ -24,3 +24,4 @@ export {
   UnsupportedFormatError,
   type DataErrorCode,
 } from "./errors.js";
+export { SeededRandom } from "./random.js";

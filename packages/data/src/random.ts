@@ -33,11 +33,16 @@ export class SeededRandom {
     return result;
   }
 
-  /** An integer in [0, n) from 53 random bits (n up to 2^32; the bias is below 2^-21). */
-  below(n: number): number {
+  /** Uniform in [0, 1) with 53 random bits. */
+  uniform(): number {
     const high = this.nextUint32() >>> 5;
     const low = this.nextUint32() >>> 6;
-    return Math.floor(((high * 67108864 + low) / 9007199254740992) * n);
+    return (high * 67108864 + low) / 9007199254740992;
+  }
+
+  /** An integer in [0, n) from 53 random bits (n up to 2^32; the bias is below 2^-21). */
+  below(n: number): number {
+    return Math.floor(this.uniform() * n);
   }
 }
 

@@ -5,7 +5,7 @@
 // core's sparseDistillation objective for a BatchSource batch. Node only.
 export type { SparseMode, SparseRequest, SparseScores, Teacher, TeacherRow, Vocabulary } from "./teacher.js";
 export { checkSparseRequest, emptyScores, Sparsifier } from "./sparsify.js";
-export { PositionRandom } from "./position-random.js";
+export { positionRandom } from "./position-random.js";
 export { LocalTeacher, modelFingerprint, type LocalTeacherFolderOptions, type LocalTeacherOptions } from "./local-teacher.js";
 export { OpenAITeacher, probeIds, type OpenAITeacherOptions, type PromptScoring } from "./openai-teacher.js";
 export { backoffDelay, DEFAULT_RETRY_POLICY, retryableStatus, type RetryPolicy } from "./retry.js";

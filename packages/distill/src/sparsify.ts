@@ -10,7 +10,7 @@
 // "renormalize" agree). A top-k target is biased instead: it drops the tail, or with renormalizing
 // overweights the head.
 import { InvalidArgumentError } from "./errors.js";
-import { PositionRandom } from "./position-random.js";
+import { positionRandom } from "./position-random.js";
 import type { SparseRequest, SparseScores } from "./teacher.js";
 
 export function checkSparseRequest(request: SparseRequest, vocabSize: number): void {
@@ -132,7 +132,7 @@ export class Sparsifier {
       total += Math.exp(scaled[i]! - max);
       cumulative[i] = total;
     }
-    const random = new PositionRandom(this.request.seed, position);
+    const random = positionRandom(this.request.seed, position);
     for (let d = 0; d < k; d++) {
       const target = random.uniform() * total;
       // The first id whose cumulative mass exceeds the target (ids of zero mass are never hit).

@@ -229,13 +229,7 @@ export class Engine {
   /** Hands each request the prompt tokens a scoring step scored; a request whose prompt is scored moves on to generate. */
   private deliverScores(steps: readonly ScoreStep[]): void {
     for (const step of steps) {
-      const request = this.rows.owner(step.row);
-      if (step.error !== undefined) {
-        this.rows.forget(step.row);
-        if (request) this.fail(request, step.row, new EngineFailureError(step.error));
-        continue;
-      }
-      this.rows.appended(step.row, step.fed);
+      const request = this.landed(step);
       if (!request || request.ended) continue;
       request.scored(step.scored);
       if (step.done) this.promptScored(step.row, request);
@@ -254,16 +248,26 @@ export class Engine {
    */
   private deliver(steps: readonly RowStep[]): void {
     for (const step of steps) {
-      const request = this.rows.owner(step.row);
-      if (step.error !== undefined) {
-        this.rows.forget(step.row);
-        if (request) this.fail(request, step.row, new EngineFailureError(step.error));
-        continue;
-      }
-      this.rows.appended(step.row, step.fed);
+      const request = this.landed(step);
       if (!request || (step.token === undefined && step.finishReason === undefined)) continue;
       if (request.take(step)) this.release(step.row);
     }
+  }
+
+  /**
+   * A forward pass over a row has landed: on a failure the row is forgotten and its request fails
+   * (undefined is returned); otherwise the fed ids are recorded for prefix reuse and the row's
+   * current owner, if any, is returned.
+   */
+  private landed(step: { row: number; fed: readonly number[]; error?: unknown }): ActiveRequest | undefined {
+    const request = this.rows.owner(step.row);
+    if (step.error !== undefined) {
+      this.rows.forget(step.row);
+      if (request) this.fail(request, step.row, new EngineFailureError(step.error));
+      return undefined;
+    }
+    this.rows.appended(step.row, step.fed);
+    return request;
   }
 
   private clearIfRequested(): void {
