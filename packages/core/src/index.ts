@@ -47,6 +47,7 @@ export { geluTanh, linear, rmsNorm, softCap } from "./nn/layers.js";
 export {
   bradleyTerryLoss,
   crossEntropy,
+  denseDistillationLoss,
   generalizedJsdLoss,
   maskedMean,
   nextTokenLoss,
@@ -74,6 +75,7 @@ export {
 export { AdamW, type AdamWOptions, type AdamWState, type Optimizer } from "./optim/adamw.js";
 export { warmupCosine, type WarmupCosineOptions } from "./optim/schedules.js";
 export {
+  denseDistillationWithLabels,
   distillationWithLabels,
   languageModeling,
   onPolicyDistillation,

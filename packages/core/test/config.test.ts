@@ -13,9 +13,11 @@ describe("Gemma 2 configs", () => {
     expect(parameterSpecs(PRESETS["gemma2-27b"]).length).toBe(508);
   });
 
-  it("has small presets of about 1M, 7M and 25M parameters", () => {
+  it("has small presets of about 1M, 3M, 7M and 25M parameters", () => {
     expect(parameterCount(PRESETS["gemma2-1m"])).toBeGreaterThan(0.8e6);
     expect(parameterCount(PRESETS["gemma2-1m"])).toBeLessThan(1.3e6);
+    expect(parameterCount(PRESETS["gemma2-3m"])).toBeGreaterThan(2.5e6);
+    expect(parameterCount(PRESETS["gemma2-3m"])).toBeLessThan(3.5e6);
     expect(parameterCount(PRESETS["gemma2-7m"])).toBeGreaterThan(6e6);
     expect(parameterCount(PRESETS["gemma2-7m"])).toBeLessThan(8e6);
     expect(parameterCount(PRESETS["gemma2-25m"])).toBeGreaterThan(22e6);

@@ -4,6 +4,8 @@
 // equals its definition over the stored ids plus the tail, endpoints included.
 import { describe, expect, it } from "vitest";
 import {
+  denseDistillationLoss,
+  denseDistillationWithLabels,
   distillationWithLabels,
   GraphBuilder,
   generalizedJsdLoss,
@@ -84,6 +86,14 @@ describe("objectives: gradients match finite differences through the whole model
     expect(await gradientFailures(distillationWithLabels(K, 0.5), { ...teacherInputs, targets: languageModelBatch(rows).targets })).toEqual([]);
   });
 
+  it("dense distillation (the teacher's whole distribution) mixed with the labels' cross-entropy", async () => {
+    const random = new Random(5);
+    const teacherLogits = HostTensor.float32([B, T, V], Array.from({ length: B * T * V }, () => random.normal() * 3));
+    const targets = languageModelBatch(rows).targets;
+    expect(await gradientFailures(denseDistillationWithLabels(V, 0.5), { "teacher.logits": teacherLogits, targets })).toEqual([]);
+    expect(await gradientFailures(denseDistillationWithLabels(V, 1), { "teacher.logits": teacherLogits, targets })).toEqual([]);
+  });
+
   it("on-policy distillation, JSD(beta) at 0, 0.5 and 1", async () => {
     for (const beta of [0, 0.5, 1]) expect(await gradientFailures(onPolicyDistillation(K, beta), teacherInputs)).toEqual([]);
   });
@@ -130,7 +140,7 @@ describe("losses against host computations", () => {
     return out.loss!.data[0]!;
   };
 
-  it("KD with every id stored is cross-entropy against the dense teacher distribution, in both missing-mass modes", async () => {
+  it("KD with every id stored is cross-entropy against the dense teacher distribution, in both missing-mass modes, as is the dense loss", async () => {
     const dense: number[] = [];
     for (let p = 0; p < B * T; p++) {
       const weights = Array.from({ length: V }, () => random.uniform() ** 3);
@@ -143,6 +153,10 @@ describe("losses against host computations", () => {
       const loss = await run((b, logits, ids, probs) => sparseDistillationLoss(logits, { ids, probs }, b.input("mask", "float32", [B, T]), missing), teacher);
       expect(loss).toBeCloseTo(expected, 5);
     }
+    // The dense loss reads the teacher's logits; log p is one choice of them.
+    const teacherLogits = { ids: teacher.ids, probs: HostTensor.float32([B, T, V], dense.map(Math.log)) };
+    const loss = await run((b, logits, _ids, probs) => denseDistillationLoss(logits, probs, b.input("mask", "float32", [B, T])), teacherLogits);
+    expect(loss).toBeCloseTo(expected, 5);
   });
 
   it("JSD(beta) over the stored ids and the tail equals its definition; the endpoints are forward and reverse KL", async () => {

@@ -62,6 +62,18 @@ export function sparseDistillationLoss(logits: SymbolicTensor, teacher: SparseTe
 }
 
 /**
+ * Distillation from the teacher's whole distribution: -sum_x softmax(teacherLogits)_x log q(x) per
+ * position, averaged over the mask. The teacher's logits are data (an input, soft-capped by the
+ * teacher, divided by any temperature beforehand), so no gradient reaches them.
+ * logits, teacherLogits [..., V]; mask [...] -> [].
+ */
+export function denseDistillationLoss(logits: SymbolicTensor, teacherLogits: SymbolicTensor, mask: SymbolicTensor): SymbolicTensor {
+  // -sum p (l - lse(l)) = lse(l) - sum p l, as sum p = 1: one [.., V] product instead of a log-softmax.
+  const perToken = logits.logSumExp(-1).sub(teacherLogits.softmax(-1).mul(logits).sum(-1));
+  return maskedMean(perToken, mask);
+}
+
+/**
  * Generalised Jensen-Shannon divergence JSD(beta) of GKD (Agarwal et al., 2024):
  * beta KL(P || M) + (1 - beta) KL(Q || M) with M = beta P + (1 - beta) Q, over the stored ids plus
  * the tail category; beta = 0 is forward KL(P || Q) and beta = 1 reverse KL(Q || P), the endpoints

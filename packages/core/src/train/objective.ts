@@ -8,6 +8,7 @@ import type { Dims } from "../graph/dims.js";
 import type { Gemma2ForwardOutputs } from "../models/gemma2/forward.js";
 import {
   bradleyTerryLoss,
+  denseDistillationLoss,
   generalizedJsdLoss,
   type MissingMass,
   nextTokenLoss,
@@ -90,6 +91,25 @@ export function distillationWithLabels(k: number, kdWeight: number, missing: Mis
     loss: ({ logits }, x) => {
       const teacher = { ids: x["teacher.ids"]!, probs: x["teacher.probs"]! };
       const kd = sparseDistillationLoss(logits, teacher, x.mask!, missing);
+      return kdWeight === 1 ? kd : kd.mul(kdWeight).add(nextTokenLoss(logits, x.targets!, x.mask!).mul(1 - kdWeight));
+    },
+    report: ({ logits }, x) => ({ logprobs: tokenLogprobs(logits, x.targets!) }),
+  };
+}
+
+/**
+ * Online distillation from a teacher run beside the student, on its whole distribution: the
+ * teacher's soft-capped logits `teacher.logits` [B, T, V] per position, a KD + (1 - a) CE on the
+ * data's `targets` as distillationWithLabels. What a sparse store approximates, where the teacher's
+ * forward pass per step is affordable.
+ */
+export function denseDistillationWithLabels(vocabSize: number, kdWeight: number): Objective {
+  if (!(kdWeight >= 0 && kdWeight <= 1)) throw new InvalidArgumentError("kdWeight", `expected a number in [0, 1], got ${kdWeight}`);
+  return {
+    name: `distillation-dense-kd${kdWeight}`,
+    inputs: [tokenIds("targets"), { name: "teacher.logits", dtype: "float32", dims: ["batch", "seq", vocabSize] }, tokens("mask")],
+    loss: ({ logits }, x) => {
+      const kd = denseDistillationLoss(logits, x["teacher.logits"]!, x.mask!);
       return kdWeight === 1 ? kd : kd.mul(kdWeight).add(nextTokenLoss(logits, x.targets!, x.mask!).mul(1 - kdWeight));
     },
     report: ({ logits }, x) => ({ logprobs: tokenLogprobs(logits, x.targets!) }),

@@ -42,6 +42,8 @@ export const PRESETS = {
   /** The shape of the llama.cpp parity test: small enough to check every position. */
   "gemma2-tiny": gemma2({ vocabSize: 512, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 4, numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 16, queryPreAttnScalar: 16, slidingWindow: 8, maxPositionEmbeddings: 256 }),
   "gemma2-1m": gemma2({ vocabSize: 8000, hiddenSize: 64, intermediateSize: 384, numHiddenLayers: 6, numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 16, queryPreAttnScalar: 16, slidingWindow: 64, maxPositionEmbeddings: 512 }),
+  /** The second student size of `gemma-ts experiment distill`, between the 1m student and the 7m teacher. */
+  "gemma2-3m": gemma2({ vocabSize: 8000, hiddenSize: 128, intermediateSize: 768, numHiddenLayers: 6, numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 32, queryPreAttnScalar: 32, slidingWindow: 64, maxPositionEmbeddings: 512 }),
   "gemma2-7m": gemma2({ vocabSize: 8000, hiddenSize: 256, intermediateSize: 768, numHiddenLayers: 6, numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 64, queryPreAttnScalar: 64, slidingWindow: 128, maxPositionEmbeddings: 1024 }),
   "gemma2-25m": gemma2({ vocabSize: 8000, hiddenSize: 512, intermediateSize: 1536, numHiddenLayers: 7, numAttentionHeads: 8, numKeyValueHeads: 4, headDim: 64, queryPreAttnScalar: 64, slidingWindow: 256, maxPositionEmbeddings: 2048 }),
 } as const satisfies Record<string, Gemma2Config>;
