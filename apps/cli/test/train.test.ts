@@ -2,9 +2,9 @@
 // killed with SIGKILL and resumed logs the same losses, bit for bit, and ends with the same weights
 // as an uninterrupted one; the same text as .txt, .jsonl and .parquet gives the same shards and
 // losses; --lora-rank trains only adapters, saved in PEFT's layout, and the merged model scores as
-// base + adapter; eval prints its JSON; bad flags end with one line.
+// base + adapter; --teacher distils online; eval prints its JSON; bad flags end with one line.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -198,6 +198,36 @@ describe("gemma-ts train", () => {
     expect(merged.tokens).toBe(withAdapter.tokens);
     expect(Math.abs(merged.loss - withAdapter.loss)).toBeLessThan(1e-5);
     expect(withAdapter.loss).toBeLessThan(plain.loss - 0.01);
+  });
+
+  it("--teacher distils online from a model's whole distribution: a teacher equal to the student gives no gradient; another tokenizer is refused", () => {
+    const tokenized = join(folder, "teacher-tokenizer");
+    succeeded(cli("train", "--preset", "gemma2-tiny", "--data", corpus.txt, "--text-unit", "paragraph", "--out", tokenized, "--steps", "1", "--batch-size", "2", "--seq-len", "8", "--threads", "1"));
+    // The teacher is the student's own initial weights (init and train draw them alike from the seed).
+    const teacher = join(folder, "teacher-self");
+    succeeded(cli("init", "--preset", "gemma2-tiny", "--out", teacher, "--seed", "5"));
+    cpSync(join(tokenized, "tokenizer.json"), join(teacher, "tokenizer.json"));
+    const student = (out: string, kdWeight: string) =>
+      cli("train", "--preset", "gemma2-tiny", "--teacher", teacher, "--kd-weight", kdWeight, "--data", corpus.txt, "--text-unit", "paragraph", "--out", out, "--steps", "2", "--batch-size", "4", "--seq-len", "32", "--lr", "1e-2", "--seed", "5", "--threads", "1");
+    const pure = join(folder, "online-kd");
+    expect(succeeded(student(pure, "1")).stdout).toMatch(/distilled online from .*teacher-self \(the whole distribution, KD weight 1\)/);
+    // Cross-entropy against its own distribution is at its minimum: the first step's gradient vanishes,
+    // and the loss is the student's entropy, below the uniform distribution's log V.
+    const records = readFileSync(join(pure, "metrics.jsonl"), "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line) as { grad_norm?: number; loss?: number });
+    expect(records[0]!.grad_norm!).toBeLessThan(1e-4);
+    expect(records[0]!.loss!).toBeLessThan(Math.log(512));
+    // Half labels: the labels' gradient alone, so not zero.
+    const mixed = join(folder, "online-mixed");
+    succeeded(student(mixed, "0.5"));
+    const first = JSON.parse(readFileSync(join(mixed, "metrics.jsonl"), "utf8").split("\n")[0]!) as { grad_norm: number };
+    expect(first.grad_norm).toBeGreaterThan(1e-2);
+
+    // A teacher whose tokenizer was trained on other text.
+    const other = join(folder, "teacher-other-tokenizer");
+    succeeded(cli("train", "--preset", "gemma2-tiny", "--data", corpus.evalTxt, "--text-unit", "paragraph", "--out", other, "--steps", "1", "--batch-size", "2", "--seq-len", "8", "--threads", "1"));
+    const refused = cli("train", "--preset", "gemma2-tiny", "--teacher", other, "--tokenizer", join(tokenized, "tokenizer.json"), "--data", corpus.txt, "--out", join(folder, "refused"), "--steps", "2", "--batch-size", "2", "--seq-len", "8");
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/^gemma-ts: --teacher .* has another tokenizer than this run/);
   });
 
   it("bad flags and misuse end with one line naming the problem", () => {

@@ -1,6 +1,7 @@
 // gemma-ts train: a model trained on text, JSONL or Parquet files, from a preset's random weights or
 // further from a Hugging Face folder, in full or with LoRA adapters; resumable after a crash with
-// --resume, or distilled from a teacher store (gemma-ts distill store) with --teacher-store. This
+// --resume, or distilled from a teacher store (gemma-ts distill store) with --teacher-store, or
+// online from a teacher model's whole distribution with --teacher. This
 // file parses the flags; training/run-training.ts runs the run.
 import { resolve } from "node:path";
 import { LORA_MODULES, type LoraModule, PRESETS } from "@gemma-ts/core";
@@ -41,6 +42,7 @@ interface TrainFlags {
   threads?: number;
   logEvery?: number;
   teacherStore?: string;
+  teacher?: string;
   kdWeight?: number;
 }
 
@@ -79,7 +81,13 @@ export function trainCommand(): Command {
       "--teacher-store <dir>",
       "distil from a teacher store written by `gemma-ts distill store` over the same --data and --text-unit (its tokenizer.json is the default tokenizer)",
     )
-    .option("--kd-weight <a>", `with --teacher-store: the loss is a x KD + (1 - a) x next-token cross-entropy (default ${DEFAULT_KD_WEIGHT}; 1: KD alone)`, unitInterval("--kd-weight"))
+    .addOption(
+      new Option(
+        "--teacher <dir>",
+        "distil online from a teacher model (a Hugging Face folder with the student's tokenizer), on its whole next-token distribution: one teacher forward pass per step, no store",
+      ).conflicts("teacherStore"),
+    )
+    .option("--kd-weight <a>", `with --teacher-store or --teacher: the loss is a x KD + (1 - a) x next-token cross-entropy (default ${DEFAULT_KD_WEIGHT}; 1: KD alone)`, unitInterval("--kd-weight"))
     .option("--log-every <n>", "steps between progress lines when stdout is not a terminal (default 1)", positiveInteger("--log-every"))
     .action(async (flags: TrainFlags) => {
       const givenOptions = {
@@ -123,6 +131,7 @@ function givenSettings(flags: TrainFlags): Partial<RunSettings> {
     loraAlpha: flags.loraAlpha,
     loraModules: flags.loraModules,
     teacherStore: flags.teacherStore === undefined ? undefined : resolve(flags.teacherStore),
+    teacher: flags.teacher === undefined ? undefined : resolve(flags.teacher),
     kdWeight: flags.kdWeight,
   };
   return Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined));

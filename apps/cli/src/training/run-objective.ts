@@ -1,5 +1,6 @@
 // What a run optimises and the batches that feed it. A plain run: next-token prediction on the
-// data's labels. A distilled run (--teacher-store): core's distillationWithLabels objective,
+// data's labels. Distilled online (--teacher): the teacher model's whole distribution per batch,
+// core's denseDistillationWithLabels. A distilled run (--teacher-store): core's distillationWithLabels objective,
 // kdWeight x KD against the store's sparse teacher distributions + (1 - kdWeight) x next-token CE,
 // each training batch joined with its teacher inputs (@gemma-ts/distill's TeacherBatches). The
 // teacher inputs are read from the store by (document, position), so they too are a pure function
@@ -7,11 +8,12 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { distillationWithLabels, HostTensor, languageModeling, type Objective, type TrainBatch } from "@gemma-ts/core";
+import { denseDistillationWithLabels, distillationWithLabels, HostTensor, languageModeling, type Objective, type TrainBatch } from "@gemma-ts/core";
 import type { Batch, BatchSource, TokenShards } from "@gemma-ts/data";
 import { openTeacherStore, STORE_INDEX_FILE, StoreMismatchError, TeacherBatches } from "@gemma-ts/distill";
 import { InvalidArgumentError } from "commander";
 import { distillErrorsAsUsage } from "../distill/distill-errors.js";
+import { OnlineTeacher } from "./online-teacher.js";
 import type { RunSettings } from "./run-settings.js";
 import { trainBatch } from "./token-data.js";
 
@@ -32,7 +34,8 @@ export interface RunObjective {
   close(): Promise<void>;
 }
 
-export async function runObjective(settings: RunSettings, shards: TokenShards, train: BatchSource): Promise<RunObjective> {
+export async function runObjective(settings: RunSettings, shards: TokenShards, train: BatchSource, vocabSize: number, threads: number | null): Promise<RunObjective> {
+  if (settings.teacher !== null) return onlineObjective(settings.teacher, settings.kdWeight!, { fingerprint: shards.index.tokenizer.fingerprint, vocabSize }, threads);
   if (settings.teacherStore === null) {
     return { objective: languageModeling(), training: async (batch) => trainBatch(batch), evaluation: trainBatch, storeIndex: undefined, description: undefined, close: async () => {} };
   }
@@ -56,6 +59,19 @@ export async function runObjective(settings: RunSettings, shards: TokenShards, t
     storeIndex: `sha256:${createHash("sha256").update(JSON.stringify(store.index)).digest("hex")}`,
     description: `distilled from ${path} (${mode === "top-k" ? `top-${k}` : `${k} samples`}, KD weight ${kdWeight})`,
     close: () => store.close(),
+  };
+}
+
+/** Online distillation: the teacher model's whole distribution, computed batch by batch. */
+async function onlineObjective(dir: string, kdWeight: number, student: { fingerprint: string; vocabSize: number }, threads: number | null): Promise<RunObjective> {
+  const teacher = await OnlineTeacher.open(dir, student, threads);
+  return {
+    objective: denseDistillationWithLabels(student.vocabSize, kdWeight),
+    training: async (batch) => ({ ...trainBatch(batch), ...(await teacher.logits(batch)) }),
+    evaluation: (batch) => ({ ...trainBatch(batch), ...OnlineTeacher.empty(batch, student.vocabSize) }),
+    storeIndex: undefined,
+    description: `distilled online from ${dir} (the whole distribution, KD weight ${kdWeight})`,
+    close: () => teacher.close(),
   };
 }
 

@@ -45,7 +45,9 @@ export interface RunSettings {
   loraModules: LoraModule[] | null;
   /** Distil from this teacher store (absolute path) instead of training on the next token alone. */
   teacherStore: string | null;
-  /** With a teacher store: the loss is kdWeight x KD + (1 - kdWeight) x next-token CE. */
+  /** Or distil online from this teacher model folder (absolute path), on its whole distribution. */
+  teacher: string | null;
+  /** With a teacher store or teacher: the loss is kdWeight x KD + (1 - kdWeight) x next-token CE. */
   kdWeight: number | null;
 }
 
@@ -101,6 +103,7 @@ export const SETTING_FLAGS: Readonly<Record<SettingName, string>> = {
   loraAlpha: "--lora-alpha",
   loraModules: "--lora-modules",
   teacherStore: "--teacher-store",
+  teacher: "--teacher",
   kdWeight: "--kd-weight",
 };
 
@@ -108,7 +111,7 @@ export const SETTING_FLAGS: Readonly<Record<SettingName, string>> = {
  * Settings added after run.json's first version, with the value that reproduces an older run (one
  * that did not have them), so its file still resumes.
  */
-const LATER_SETTINGS: Partial<RunSettings> = { teacherStore: null, kdWeight: null };
+const LATER_SETTINGS: Partial<RunSettings> = { teacherStore: null, teacher: null, kdWeight: null };
 
 /**
  * Half distillation, half next-token cross-entropy. With a sparse store the hard labels carry the
@@ -134,7 +137,10 @@ export function newRunSettings(given: Partial<RunSettings>): RunSettings {
     if (loraRank === null && given[name] !== undefined && given[name] !== null) throw new InvalidArgumentError(`${SETTING_FLAGS[name]} needs --lora-rank`);
   }
   const teacherStore = given.teacherStore ?? null;
-  if (teacherStore === null && given.kdWeight !== undefined && given.kdWeight !== null) throw new InvalidArgumentError("--kd-weight needs --teacher-store");
+  const teacher = given.teacher ?? null;
+  if (teacherStore !== null && teacher !== null) throw new InvalidArgumentError("--teacher-store and --teacher are two ways to distil: give one");
+  const distilled = teacherStore !== null || teacher !== null;
+  if (!distilled && given.kdWeight !== undefined && given.kdWeight !== null) throw new InvalidArgumentError("--kd-weight needs --teacher-store or --teacher");
   const settings: RunSettings = {
     preset: given.preset ?? null,
     model: given.model ?? null,
@@ -157,7 +163,8 @@ export function newRunSettings(given: Partial<RunSettings>): RunSettings {
     loraAlpha: loraRank === null ? null : (given.loraAlpha ?? 2 * loraRank),
     loraModules: loraRank === null ? null : (given.loraModules ?? ["q_proj", "k_proj", "v_proj", "o_proj"]),
     teacherStore,
-    kdWeight: teacherStore === null ? null : (given.kdWeight ?? DEFAULT_KD_WEIGHT),
+    teacher,
+    kdWeight: distilled ? (given.kdWeight ?? DEFAULT_KD_WEIGHT) : null,
   };
   if (settings.warmupSteps > steps) throw new InvalidArgumentError(`--warmup-steps ${settings.warmupSteps} is more than --steps ${steps}`);
   if (settings.minLr > lr) throw new InvalidArgumentError(`--min-lr ${settings.minLr} is above --lr ${lr}`);

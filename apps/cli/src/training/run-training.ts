@@ -85,7 +85,7 @@ export async function runTraining(options: TrainRunOptions): Promise<void> {
     resuming,
     given: settings.tokenizer,
     modelDir: settings.model,
-    fallback: settings.teacherStore === null ? null : join(settings.teacherStore, STORE_TOKENIZER_FILE),
+    fallback: settings.teacherStore !== null ? join(settings.teacherStore, STORE_TOKENIZER_FILE) : settings.teacher !== null ? join(settings.teacher, TOKENIZER_FILE) : null,
     data: settings.data,
     textUnit: settings.textUnit,
     vocabSize: config.vocabSize,
@@ -106,7 +106,7 @@ export async function runTraining(options: TrainRunOptions): Promise<void> {
     const shape = { batchSize: settings.batchSize, sequenceLength: settings.seqLen, seed: settings.seed };
     const sources = batchSources(shards, { ...shape, ...(settings.heldOut !== null ? { heldOut: { fraction: settings.heldOut } } : {}) });
     const evalSource = evalShards ? new BatchSource(evalShards, shape) : sources.heldOut;
-    const inputs = await runObjective(settings, shards, sources.train);
+    const inputs = await runObjective(settings, shards, sources.train, config.vocabSize, threads);
     runInputs = inputs;
     if (saved?.teacherStoreIndex !== undefined && saved.teacherStoreIndex !== inputs.storeIndex) {
       throw new InvalidArgumentError(`--teacher-store ${settings.teacherStore} has changed since the run began (its index is not the one in ${RUN_FILE}); a resumed run needs the store it began with`);
