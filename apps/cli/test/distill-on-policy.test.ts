@@ -1,7 +1,8 @@
 // gemma-ts distill on-policy, run as a user runs it (the built binary): a random gemma2-tiny
 // student distils from another random one sharing its tokenizer for a few steps of chat prompts,
-// printing each step and writing metrics.jsonl and the trained student; a teacher of another
-// tokenizer and a prompts file without chats are refused in one line.
+// printing each step and writing metrics.jsonl and the trained student; the teacher served with an
+// API key, or exported as an ONNX folder, gives the same losses; a teacher of another tokenizer, a
+// refused key and a prompts file without chats are refused in one line.
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -88,25 +89,40 @@ describe("gemma-ts distill on-policy", () => {
     expect(readFileSync(join(out, "tokenizer.json"))).toEqual(readFileSync(join(student, "tokenizer.json")));
   }, 60_000);
 
-  it("takes the teacher from an OpenAI-compatible endpoint (gemma-ts serve's), with the local run's losses", async () => {
+  it("takes the teacher from an OpenAI-compatible endpoint (gemma-ts serve's, with an API key) or an exported ONNX folder, with the local run's losses", async () => {
     const local = join(folder, "local");
     expect(cli(...onPolicyArgs(local)).status).toBe(0);
+    const sameLosses = (out: string) => {
+      const [fromLocal, other] = [metricsOf(local), metricsOf(out)];
+      expect(other.map((record) => [record.onPolicy, record.tokens])).toEqual(fromLocal.map((record) => [record.onPolicy, record.tokens]));
+      other.forEach((record, i) => expect(record.loss).toBeCloseTo(fromLocal[i]!.loss, 4));
+    };
     const model = await loadServedModel(teacher, { id: "teacher", threads: 1, maxBatchSize: 8 });
-    const server = createServer({ models: [model] });
+    const apiKey = "on-policy-test-key";
+    const server = createServer({ models: [model], apiKey });
     try {
       const { url } = await server.listen(0, "127.0.0.1");
       const remote = join(folder, "remote");
       const context = String(presetConfig("gemma2-tiny").maxPositionEmbeddings);
-      const result = await cliAsync(...onPolicyArgs(remote, "--teacher", `${url}/v1`, "--teacher-context", context));
+      const result = await cliAsync(...onPolicyArgs(remote, "--teacher", `${url}/v1`, "--teacher-context", context, "--api-key", apiKey));
       expect(result.status, result.stderr).toBe(0);
-      const [fromLocal, fromServed] = [metricsOf(local), metricsOf(remote)];
-      expect(fromServed.map((record) => [record.onPolicy, record.tokens])).toEqual(fromLocal.map((record) => [record.onPolicy, record.tokens]));
-      fromServed.forEach((record, i) => expect(record.loss).toBeCloseTo(fromLocal[i]!.loss, 4));
+      expect(result.stderr + result.stdout).not.toContain(apiKey);
+      sameLosses(remote);
+      const refused = await cliAsync(...onPolicyArgs(join(folder, "refused-key"), "--teacher", `${url}/v1`, "--teacher-context", context, "--api-key", "not-the-key"));
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/^gemma-ts: [^\n]*\/v1\/models: HTTP 401: the endpoint refused the API key[^\n]*--api-key[^\n]*\n$/);
+      expect(refused.stderr).not.toContain("not-the-key");
     } finally {
       await server.close();
       await closeServedModel(model);
     }
-  }, 60_000);
+    const onnx = join(folder, "teacher-onnx");
+    expect(cli("convert", "--from", teacher, "--to-onnx", onnx).status).toBe(0);
+    const fromOnnx = join(folder, "from-onnx");
+    const result = cli(...onPolicyArgs(fromOnnx, "--teacher", onnx));
+    expect(result.status, result.stderr).toBe(0);
+    sameLosses(fromOnnx);
+  }, 90_000);
 
   it("refuses a teacher of another tokenizer and a prompts file without chats, in one line", async () => {
     const other = join(folder, "other-teacher");

@@ -1,6 +1,7 @@
 // gemma-ts distill store / dump and train --teacher-store, run as a user runs them (the built
 // binary, as child processes), with a teacher trained for a few steps by gemma-ts train: the dump
-// prints what the store holds, which is the teacher's soft-capped log-softmax; a store run killed
+// prints what the store holds, which is the teacher's soft-capped log-softmax; the same teacher
+// exported as an ONNX folder, or served with an API key, gives the same store; a store run killed
 // with SIGKILL and rerun ends byte-identical to an uninterrupted one; a distilled training run
 // resumes bit for bit after SIGKILL; a store of other data or another tokenizer is refused in one
 // line, and so is a store changed under a run being resumed; with --kd-weight 0 the KD term
@@ -174,9 +175,11 @@ describe("gemma-ts distill", () => {
     expect(JSON.parse(all.at(-1)!).position).toBe(index.positions - 1);
   });
 
-  it("store takes the teacher from an OpenAI-compatible endpoint (gemma-ts serve's): the same ids and log-probs as the folder", async () => {
+  it("store takes the teacher from an OpenAI-compatible endpoint (gemma-ts serve's, with an API key): the same ids and log-probs as the folder", async () => {
     const model = await loadServedModel(teacher, { id: "teacher", threads: 1, maxBatchSize: 8 });
-    const server = createServer({ models: [model] });
+    const apiKey = "distill-test-key";
+    const server = createServer({ models: [model], apiKey });
+    const envKey = process.env.OPENAI_API_KEY;
     try {
       const { url } = await server.listen(0, "127.0.0.1");
       const remote = join(folder, "store-remote");
@@ -185,8 +188,24 @@ describe("gemma-ts distill", () => {
       const windows = ["--top-k", "8", "--seq-len", "128"];
       const local = join(folder, "store-local-128");
       succeeded(cli(...storeArgs(local, ...windows)));
-      const result = await cliAsync(...storeArgs(remote, ...windows).map((arg) => (arg === teacher ? `${url}/v1` : arg)), "--tokenizer", join(teacher, "tokenizer.json"), "--teacher-context", context);
+      const remoteArgs = (out: string, ...more: string[]) => [...storeArgs(out, ...windows).map((arg) => (arg === teacher ? `${url}/v1` : arg)), "--tokenizer", join(teacher, "tokenizer.json"), "--teacher-context", context, ...more];
+      // Without a key, and with a wrong one from the environment: one line naming the URL, never the key.
+      delete process.env.OPENAI_API_KEY;
+      const keyless = await cliAsync(...remoteArgs(join(folder, "store-keyless")));
+      expect(keyless.status).toBe(1);
+      expect(keyless.stderr).toMatch(/^gemma-ts: [^\n]+\n$/);
+      expect(keyless.stderr).toContain(`${url}/v1/models: HTTP 401: the endpoint requires an API key and none was sent`);
+      expect(keyless.stderr).toMatch(/give one with --api-key \(or OPENAI_API_KEY\)/);
+      process.env.OPENAI_API_KEY = "wrong-env-key";
+      const refused = await cliAsync(...remoteArgs(join(folder, "store-refused")));
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/^gemma-ts: [^\n]+\n$/);
+      expect(refused.stderr).toContain(`${url}/v1/models: HTTP 401: the endpoint refused the API key`);
+      expect(refused.stderr + refused.stdout).not.toContain("wrong-env-key");
+      // --api-key wins over the environment.
+      const result = await cliAsync(...remoteArgs(remote, "--api-key", apiKey));
       expect(result.status, result.stderr).toBe(0);
+      expect(result.stderr + result.stdout).not.toContain(apiKey);
       const dump = (dir: string) => cli("distill", "dump", dir).stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as { position: number; ids: number[]; logprobs: number[] });
       const [fromFolder, fromEndpoint] = [dump(local), dump(remote)];
       expect(fromEndpoint.length).toBe(fromFolder.length);
@@ -195,11 +214,42 @@ describe("gemma-ts distill", () => {
         record.logprobs.forEach((value, j) => expect(Math.abs(value - fromFolder[i]!.logprobs[j]!)).toBeLessThan(2 ** -10 * Math.max(1, Math.abs(value))));
       });
     } finally {
+      if (envKey === undefined) delete process.env.OPENAI_API_KEY;
+      else process.env.OPENAI_API_KEY = envKey;
       await server.close();
       await closeServedModel(model);
     }
     failedWithOneLine(storeArgs(join(folder, "store-no-tokenizer")).map((arg) => (arg === teacher ? "http://127.0.0.1:9/v1" : arg)), /needs --tokenizer/);
   }, 120_000);
+
+  it("store takes an exported ONNX folder (convert --to-onnx) as the teacher: the same ids and log-probs as the Hugging Face folder", () => {
+    const onnx = join(folder, "teacher-onnx");
+    succeeded(cli("convert", "--from", teacher, "--to-onnx", onnx));
+    const fromOnnx = join(folder, "store-onnx");
+    succeeded(cli(...storeArgs(fromOnnx, "--top-k", "8", "--chunk-positions", "4096").map((arg) => (arg === teacher ? onnx : arg))));
+    const dump = (dir: string) => cli("distill", "dump", dir).stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as { position: number; ids: number[]; logprobs: number[] });
+    const [expected, actual] = [dump(store), dump(fromOnnx)];
+    expect(actual.length).toBe(expected.length);
+    // The two runtimes' values differ by ~1e-6: a float16 value may move one step, and ids whose
+    // log-probs tie that closely (this briefly trained teacher has many) may swap places, or swap
+    // with the id just past the k-th. Anywhere else the ids are the same.
+    const close = (a: number, b: number) => Math.abs(a - b) < 2 ** -10 * Math.max(1, Math.abs(a));
+    let swapped = 0;
+    actual.forEach((record, i) => {
+      const { ids, logprobs } = expected[i]!;
+      record.logprobs.forEach((value, j) => expect(close(value, logprobs[j]!), `position ${i}, slot ${j}`).toBe(true));
+      ids.forEach((id, j) => {
+        if (record.ids[j] === id) return;
+        swapped++;
+        const at = record.ids.indexOf(id);
+        expect(at >= 0 ? close(record.logprobs[at]!, logprobs[j]!) : close(logprobs[j]!, logprobs.at(-1)!), `position ${i}, id ${id}`).toBe(true);
+      });
+    });
+    console.log(`ONNX folder teacher: ${actual.length} positions, ${swapped} near-tied ids in another order`);
+    expect(swapped).toBeLessThan(actual.length / 100);
+    const index = JSON.parse(readFileSync(join(fromOnnx, "index.json"), "utf8"));
+    expect(index.teacher.fingerprint).not.toBe(JSON.parse(readFileSync(join(store, "index.json"), "utf8")).teacher.fingerprint);
+  });
 
   it("a store run killed with SIGKILL and rerun ends byte-identical to an uninterrupted one", async () => {
     // Many small chunks and teacher calls, so the kill lands mid-run; --sample: draws keyed by position.

@@ -1,13 +1,16 @@
 // JSON over HTTP to an OpenAI-compatible endpoint, for a teacher: at most `concurrency` requests in
 // flight, each with its own timeout, retried with backoff (retry.ts) on 408, 429, 5xx, timeouts and
 // network errors, up to the policy's attempts; anything else, or the last failure, is a
-// TeacherRequestError carrying the server's own message. Plain fetch: no client library needed.
-import { InvalidArgumentError, TeacherRequestError, TeacherResponseError } from "./errors.js";
+// TeacherRequestError carrying the server's own message (a 401 a TeacherAuthError). Plain fetch:
+// no client library needed. The API key goes out as `Authorization: Bearer` on every request and
+// nowhere else: a server message quoting it is masked before it reaches an error.
+import { InvalidArgumentError, TeacherAuthError, TeacherRequestError, TeacherResponseError } from "./errors.js";
 import { backoffDelay, type RetryPolicy, retryableStatus, sleep } from "./retry.js";
 
 export interface EndpointClientOptions {
   /** The API root, e.g. http://127.0.0.1:8000/v1. */
   baseURL: string;
+  /** Sent as `Authorization: Bearer <apiKey>` on every request. */
   apiKey?: string | undefined;
   concurrency: number;
   timeoutMs: number;
@@ -25,6 +28,10 @@ export class EndpointClient {
     this.baseURL = options.baseURL;
     if (!Number.isSafeInteger(options.concurrency) || options.concurrency < 1) throw new InvalidArgumentError("concurrency", `expected an integer >= 1, got ${options.concurrency}`);
     if (!(options.timeoutMs > 0 && Number.isFinite(options.timeoutMs))) throw new InvalidArgumentError("timeoutMs", `expected a positive number, got ${options.timeoutMs}`);
+    // fetch would refuse such a header with a message quoting it; said here without the key.
+    if (options.apiKey !== undefined && !/^[\x21-\x7e]+$/.test(options.apiKey)) {
+      throw new InvalidArgumentError("apiKey", "expected a non-empty key of printable ASCII without spaces");
+    }
   }
 
   get(path: string): Promise<unknown> {
@@ -41,6 +48,7 @@ export class EndpointClient {
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.limited(() => this.once(method, url, body));
       if (outcome.kind === "ok") return outcome.body;
+      if (outcome.status === 401) throw new TeacherAuthError(url, this.options.apiKey !== undefined, outcome.message, attempt);
       const last = attempt >= retry.attempts;
       if (!outcome.retryable || last) throw new TeacherRequestError(url, outcome.status, attempt, outcome.problem, { cause: outcome.cause });
       await sleep(backoffDelay(attempt, retry, outcome.retryAfter), this.options.signal);
@@ -77,22 +85,30 @@ export class EndpointClient {
       if (this.options.signal?.aborted) throw this.options.signal.reason;
       const timedOut = timeout.aborted;
       const reason = timedOut ? `no answer within ${this.options.timeoutMs} ms` : `network error: ${describeNetworkError(error)}`;
-      return { kind: "failed", status: undefined, retryable: true, retryAfter: null, problem: reason, cause: error };
+      return { kind: "failed", status: undefined, retryable: true, retryAfter: null, problem: reason, message: reason, cause: error };
     }
     if (status >= 200 && status < 300) {
       try {
         return { kind: "ok", body: JSON.parse(text) };
       } catch (error) {
-        throw new TeacherResponseError(url, "(body)", `not JSON (${(error as Error).message}): ${JSON.stringify(text.slice(0, 200))}`);
+        throw new TeacherResponseError(url, "(body)", `not JSON (${(error as Error).message}): ${JSON.stringify(this.masked(text).slice(0, 200))}`);
       }
     }
-    return { kind: "failed", status, retryable: retryableStatus(status), retryAfter, problem: `HTTP ${status}: ${serverMessage(text)}`, cause: undefined };
+    // Masked before parsing (a cut or escaped key would slip through after) and after (a JSON escape undone).
+    const message = this.masked(serverMessage(this.masked(text)));
+    return { kind: "failed", status, retryable: retryableStatus(status), retryAfter, problem: `HTTP ${status}: ${message}`, message, cause: undefined };
+  }
+
+  /** A server's text with the key, should it quote it, replaced. */
+  private masked(text: string): string {
+    const key = this.options.apiKey;
+    return key === undefined ? text : text.split(key).join("<api key>");
   }
 }
 
 type Outcome =
   | { kind: "ok"; body: unknown }
-  | { kind: "failed"; status: number | undefined; retryable: boolean; retryAfter: string | null; problem: string; cause: unknown };
+  | { kind: "failed"; status: number | undefined; retryable: boolean; retryAfter: string | null; problem: string; message: string; cause: unknown };
 
 /** OpenAI's error JSON's message when the body is one, else the body's start. */
 function serverMessage(text: string): string {

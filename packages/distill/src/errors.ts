@@ -130,6 +130,24 @@ export class TeacherRequestError extends DistillError {
   }
 }
 
+/**
+ * A teacher endpoint's 401: it refused the API key sent, or wants one and none was sent. A
+ * TeacherRequestError (same code, status 401), never retried: another try sends the same key. The
+ * message never holds the key (the server's own message is shown with the key masked).
+ */
+export class TeacherAuthError extends TeacherRequestError {
+  constructor(
+    url: string,
+    /** Whether a key was sent (refused) or not (missing). */
+    readonly keySent: boolean,
+    serverMessage: string,
+    attempts = 1,
+  ) {
+    super(url, 401, attempts, `HTTP 401: ${keySent ? "the endpoint refused the API key" : "the endpoint requires an API key and none was sent"} (server: ${serverMessage})`);
+    this.name = "TeacherAuthError";
+  }
+}
+
 /** A teacher endpoint's answer that lacks what was asked, or holds what cannot be mapped to ids. */
 export class TeacherResponseError extends DistillError {
   constructor(

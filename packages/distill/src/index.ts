@@ -6,7 +6,7 @@
 export type { SparseMode, SparseRequest, SparseScores, Teacher, TeacherRow, Vocabulary } from "./teacher.js";
 export { checkSparseRequest, emptyScores, Sparsifier } from "./sparsify.js";
 export { positionRandom } from "./position-random.js";
-export { LocalTeacher, modelFingerprint, type LocalTeacherFolderOptions, type LocalTeacherOptions } from "./local-teacher.js";
+export { LocalTeacher, modelFingerprint, onnxFolderFingerprint, type LocalTeacherFolderOptions, type LocalTeacherOptions } from "./local-teacher.js";
 export { OpenAITeacher, probeIds, type OpenAITeacherOptions, type PromptScoring } from "./openai-teacher.js";
 export { backoffDelay, DEFAULT_RETRY_POLICY, retryableStatus, type RetryPolicy } from "./retry.js";
 export { checkVocabulary, shardsFingerprint } from "./vocabulary.js";
@@ -30,7 +30,7 @@ export { storeSettings, writeTeacherStore, type WriteTeacherStoreOptions, type W
 export { openTeacherStore, TeacherStore, type OpenTeacherStoreOptions, type StorePositions } from "./teacher-store.js";
 export { dumpTeacherStore, type DumpRecord, type DumpTeacherStoreOptions } from "./dump.js";
 export { batchSegments, type Segment } from "./batch-layout.js";
-export { TeacherBatches, type TeacherBatch } from "./teacher-batches.js";
+export { TeacherBatches, type TeacherBatch, type TeacherBatchesOptions } from "./teacher-batches.js";
 export { DEFAULT_STORE_SELECTION, storeSelectionFromFlags, type StoreFlags, type StoreSelection } from "./store-flags.js";
 export {
   BatchMisalignedError,
@@ -39,6 +39,7 @@ export {
   InvalidArgumentError,
   MalformedStoreError,
   StoreMismatchError,
+  TeacherAuthError,
   TeacherRequestError,
   TeacherResponseError,
   TruncatedChunkError,

@@ -1,12 +1,13 @@
 // A teacher run in this process: a Gemma 2 model (a Hugging Face folder on the core's onnxruntime
-// backend, or any CausalLM such as an exported ONNX folder) and its tokenizer. Rows are scored in
-// one forward pass, right-padded to the longest: without a cache the positions start at 0 and
-// attention is causal, so padding after a row's end cannot change its real positions.
-import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+// backend, an exported ONNX folder on its own session, or any CausalLM) and its tokenizer. Rows
+// are scored in one forward pass, right-padded to the longest: without a cache the positions start
+// at 0 and attention is causal, so padding after a row's end cannot change its real positions.
+import { createHash, type Hash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { type CausalLM, Gemma2Model } from "@gemma-ts/core";
-import { loadHfCheckpoint, OnnxBackend } from "@gemma-ts/core/node";
+import { INDEX_FILE, loadHfCheckpoint, ONNX_DATA_FILE, ONNX_MODEL_FILE, OnnxBackend, OnnxFolderModel, SINGLE_FILE } from "@gemma-ts/core/node";
 import { tokenizerFingerprint } from "@gemma-ts/data";
 import { type Tokenizer, tokenizerFromJson } from "@gemma-ts/tokenizer";
 import { InvalidArgumentError } from "./errors.js";
@@ -16,7 +17,7 @@ import type { SparseRequest, SparseScores, Teacher, TeacherRow, Vocabulary } fro
 export interface LocalTeacherOptions {
   /**
    * Identifies the weights in the store's index. Default for a Gemma2Model: a sha256 of its config
-   * and float32 weights; other models (an ONNX folder) must name theirs.
+   * and float32 weights; other models must name theirs (fromFolder names an ONNX folder's).
    */
   fingerprint?: string;
 }
@@ -47,12 +48,21 @@ export class LocalTeacher implements Teacher {
     this.maxContext = model.config.maxPositionEmbeddings;
   }
 
-  /** A Hugging Face folder (config.json, safetensors, tokenizer.json) on onnxruntime. */
+  /**
+   * A Hugging Face folder (config.json, safetensors, tokenizer.json) on the core's graphs, or an
+   * exported ONNX folder (config.json, onnx/model.onnx, as `gemma-ts convert --to-onnx` writes it)
+   * on its own onnxruntime session. Safetensors win when a folder has both, as `gemma-ts serve`
+   * chooses. An ONNX folder's fingerprint is onnxFolderFingerprint's.
+   */
   static async fromFolder(dir: string, options: LocalTeacherFolderOptions = {}): Promise<LocalTeacher> {
     const tokenizer = options.tokenizer ?? (await folderTokenizer(dir));
+    const threads = options.threads === undefined ? {} : { intraOpThreads: options.threads };
+    if (await isOnnxFolder(dir)) {
+      const fingerprint = await onnxFolderFingerprint(dir);
+      return new LocalTeacher(await OnnxFolderModel.load(dir, threads), tokenizer, { fingerprint });
+    }
     const { config, params } = await loadHfCheckpoint(dir);
-    const backend = new OnnxBackend(options.threads === undefined ? {} : { intraOpThreads: options.threads });
-    return new LocalTeacher(new Gemma2Model(config, params, backend), tokenizer);
+    return new LocalTeacher(new Gemma2Model(config, params, new OnnxBackend(threads)), tokenizer);
   }
 
   async score(rows: readonly TeacherRow[], request: SparseRequest): Promise<SparseScores> {
@@ -89,6 +99,42 @@ export class LocalTeacher implements Teacher {
   async close(): Promise<void> {
     await this.model.dispose();
   }
+}
+
+/** onnx/model.onnx and no safetensors weights. */
+async function isOnnxFolder(dir: string): Promise<boolean> {
+  if ((await isFile(join(dir, SINGLE_FILE))) || (await isFile(join(dir, INDEX_FILE)))) return false;
+  return isFile(join(dir, ONNX_MODEL_FILE));
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isFile() ?? false;
+}
+
+/**
+ * sha256 over an exported ONNX folder's config.json, onnx/model.onnx and, when the weights are
+ * stored beside the graph, onnx/model.onnx_data: each file's name and size, then its bytes,
+ * streamed (the data file of a large model does not fit in memory twice). The same weights in a
+ * Hugging Face folder have another fingerprint (modelFingerprint's), since they are run otherwise.
+ */
+export async function onnxFolderFingerprint(dir: string): Promise<string> {
+  const hash = createHash("sha256");
+  hash.update("onnx-folder\n");
+  for (const name of ["config.json", ONNX_MODEL_FILE, ONNX_DATA_FILE]) {
+    const path = join(dir, name);
+    const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT" && name === ONNX_DATA_FILE) return undefined;
+      throw new InvalidArgumentError("teacher", `${path} cannot be read (${error.message})`);
+    });
+    if (info === undefined) continue;
+    hash.update(`${name} ${info.size}\n`);
+    await hashFile(hash, path);
+  }
+  return `sha256:${hash.digest("hex")}`;
+}
+
+async function hashFile(hash: Hash, path: string): Promise<void> {
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
 }
 
 async function folderTokenizer(dir: string): Promise<Tokenizer> {

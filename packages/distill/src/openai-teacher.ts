@@ -16,7 +16,7 @@
 import { tokenizerFingerprint } from "@gemma-ts/data";
 import type { Tokenizer } from "@gemma-ts/tokenizer";
 import { EndpointClient } from "./endpoint-client.js";
-import { InvalidArgumentError, TeacherRequestError, TeacherResponseError, VocabularyMismatchError } from "./errors.js";
+import { InvalidArgumentError, TeacherAuthError, TeacherRequestError, TeacherResponseError, VocabularyMismatchError } from "./errors.js";
 import { type RetryPolicy, retryPolicy } from "./retry.js";
 import { emptyScores } from "./sparsify.js";
 import type { SparseRequest, SparseScores, Teacher, TeacherRow, Vocabulary } from "./teacher.js";
@@ -32,7 +32,10 @@ export interface OpenAITeacherOptions {
   tokenizer: Tokenizer;
   /** The model to ask for (default: the endpoint's only model, from /v1/models). */
   model?: string;
-  /** Sent as `Authorization: Bearer <apiKey>`. */
+  /**
+   * Sent as `Authorization: Bearer <apiKey>` on every request (the models probe included). A 401
+   * is a TeacherAuthError saying whether the key was refused or none was sent.
+   */
   apiKey?: string;
   /**
    * The served model's context length (prompt + completion), when /v1/models does not report it
@@ -324,7 +327,7 @@ async function probeVocabulary(client: EndpointClient, model: string, strings: T
   try {
     shown = await ask(scoring === "prompt_logprobs");
   } catch (error) {
-    const refused = error instanceof MissingPromptLogprobs || (error instanceof TeacherRequestError && error.status !== undefined && error.status >= 400 && error.status < 500 && error.status !== 429);
+    const refused = error instanceof MissingPromptLogprobs || refusedRequest(error);
     if (wanted !== "auto" || !refused) {
       if (error instanceof MissingPromptLogprobs) throw new TeacherResponseError(url, "choices[0].prompt_logprobs", "the server does not return prompt_logprobs; use scoring \"echo\" or \"auto\"");
       throw error;
@@ -358,10 +361,16 @@ async function probeSize(client: EndpointClient, model: string, size: number): P
   try {
     await client.post("/completions", { model, prompt: [[size]], max_tokens: 0, echo: true, n: 1 });
   } catch (error) {
-    if (error instanceof TeacherRequestError && error.status !== undefined && error.status >= 400 && error.status < 500 && error.status !== 429) return;
+    if (refusedRequest(error)) return;
     throw error;
   }
   throw new VocabularyMismatchError("vocabSize", `more than ${size} (it accepts id ${size})`, size);
+}
+
+/** A 4xx that refuses the request's content; a refused key (401) is no answer about the content. */
+function refusedRequest(error: unknown): boolean {
+  if (!(error instanceof TeacherRequestError) || error instanceof TeacherAuthError || error.status === undefined) return false;
+  return error.status >= 400 && error.status < 500 && error.status !== 429;
 }
 
 class MissingPromptLogprobs extends Error {}

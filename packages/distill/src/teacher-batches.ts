@@ -17,18 +17,30 @@ export interface TeacherBatch {
   mask: HostTensor<"float32">;
 }
 
+export interface TeacherBatchesOptions {
+  /**
+   * Read only the first k entries of each position (default: all the store's). A top-k store
+   * lists its ids best first, so they are the top k, the very values a store of that k would hold:
+   * one top-64 store serves a top-1, top-8 and top-64 student.
+   */
+  k?: number;
+}
+
 /** Teacher inputs for the batches of one source; checks once that the store is for its shards. */
 export class TeacherBatches {
+  readonly k: number;
+
   constructor(
     readonly store: TeacherStore,
     readonly source: BatchSource,
+    options: TeacherBatchesOptions = {},
   ) {
     const actual = shardsFingerprint(source.shards);
     if (actual !== store.index.shards.fingerprint) throw new StoreMismatchError(store.dir, "shards", store.index.shards.fingerprint, actual);
-  }
-
-  get k(): number {
-    return this.store.k;
+    this.k = options.k ?? store.k;
+    if (!Number.isInteger(this.k) || this.k < 1 || this.k > store.k) throw new InvalidArgumentError("k", `expected an integer in [1, ${store.k}] (the store's k), got ${this.k}`);
+    // Fewer of k samples are not a smaller sample: their weights count / k no longer sum right.
+    if (this.k !== store.k && store.index.mode !== "top-k") throw new InvalidArgumentError("k", `a store of ${store.k} samples is read whole; only a top-k store can be read as a smaller top-k`);
   }
 
   /** The teacher inputs of a batch of this source (from batchAt or orderedBatchAt). */
@@ -37,7 +49,8 @@ export class TeacherBatches {
     if (B !== this.source.batchSize || T !== this.source.sequenceLength) {
       throw new InvalidArgumentError("batch", `a batch of ${B} x ${T}, the source makes ${this.source.batchSize} x ${this.source.sequenceLength}`);
     }
-    const k = this.store.k;
+    const { k } = this;
+    const stride = this.store.k;
     const ids = new BigInt64Array(B * T * k);
     const probs = new Float32Array(B * T * k);
     const filled = new Uint8Array(B * T);
@@ -55,8 +68,8 @@ export class TeacherBatches {
           );
         }
         const at = (segment.row * T + column) * k;
-        for (let j = 0; j < k; j++) ids[at + j] = BigInt(stored.ids[i * k + j]!);
-        probs.set(stored.probs.subarray(i * k, (i + 1) * k), at);
+        for (let j = 0; j < k; j++) ids[at + j] = BigInt(stored.ids[i * stride + j]!);
+        probs.set(stored.probs.subarray(i * stride, i * stride + k), at);
         filled[segment.row * T + column] = 1;
       }
     }

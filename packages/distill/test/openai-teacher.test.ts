@@ -4,9 +4,12 @@
 // log-probs at every position (vLLM's prompt_logprobs and OpenAI's echo alike), which proves the
 // alignment: the distribution at t is the next token's, the last position of a window included.
 // A server of another vocabulary is refused; a flaky endpoint is retried; a dead one ends in a
-// TeacherRequestError after the bounded attempts, and the store run resumes; what log-probs cannot
-// give exactly (sampling, another temperature) is refused.
+// TeacherRequestError after the bounded attempts, and the store run resumes; the API key goes out
+// on every request, and a refused or missing one is a TeacherAuthError that never shows the key;
+// what log-probs cannot give exactly (sampling, another temperature) is refused.
 import { readdir, readFile } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { TokenShards } from "@gemma-ts/data";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +19,7 @@ import {
   OpenAITeacher,
   type OpenAITeacherOptions,
   openTeacherStore,
+  TeacherAuthError,
   TeacherRequestError,
   type Teacher,
   type TeacherRow,
@@ -63,8 +67,12 @@ function storeOptions(teacher: Teacher, outDir: string, more: Partial<WriteTeach
   return { teacher, shards, outDir, mode: "top-k", k: 8, temperature: 1, valueDtype: "float32", windowLength: WINDOW, batchTokens: 200, chunkPositions: 128, ...more };
 }
 
+function connectOptions(options: Partial<OpenAITeacherOptions> = {}): OpenAITeacherOptions {
+  return { url: served.url, tokenizer: folder.tokenizer, model: "tiny", apiKey: API_KEY, contextLength: 48, retry: FAST_RETRY, ...options };
+}
+
 function connect(options: Partial<OpenAITeacherOptions> = {}): Promise<OpenAITeacher> {
-  return OpenAITeacher.connect({ url: served.url, tokenizer: folder.tokenizer, model: "tiny", apiKey: API_KEY, contextLength: 48, retry: FAST_RETRY, ...options });
+  return OpenAITeacher.connect(connectOptions(options));
 }
 
 async function chunkHashes(dir: string): Promise<string[]> {
@@ -214,10 +222,61 @@ describe("a flaky or failing endpoint", () => {
     await expect(connect({ url: dead.url })).rejects.toMatchObject({ code: "TEACHER_REQUEST_FAILED", status: undefined, attempts: FAST_RETRY.attempts });
   });
 
-  it("a refusal (a wrong API key) is not retried", async () => {
-    const attempt = connect({ apiKey: "wrong" });
-    await expect(attempt).rejects.toMatchObject({ code: "TEACHER_REQUEST_FAILED", status: 401, attempts: 1 });
-    await expect(attempt).rejects.toThrow(/HTTP 401/);
+  it("a refusal (a wrong API key) is not retried: a TeacherAuthError naming the URL, never the key", async () => {
+    const attempt = connect({ apiKey: "wrong-key-1234" });
+    await expect(attempt).rejects.toBeInstanceOf(TeacherAuthError);
+    await expect(attempt).rejects.toMatchObject({ code: "TEACHER_REQUEST_FAILED", status: 401, attempts: 1, keySent: true });
+    await expect(attempt).rejects.toThrow(`${served.url}/v1/models: HTTP 401: the endpoint refused the API key`);
+    const message = await attempt.catch((error: Error) => error.message);
+    expect(message).not.toContain("wrong-key-1234");
+  });
+
+  it("no API key for an endpoint that wants one: a TeacherAuthError saying none was sent", async () => {
+    const { apiKey: _, ...keyless } = { ...connectOptions() };
+    const attempt = OpenAITeacher.connect(keyless);
+    await expect(attempt).rejects.toBeInstanceOf(TeacherAuthError);
+    await expect(attempt).rejects.toMatchObject({ status: 401, attempts: 1, keySent: false });
+    await expect(attempt).rejects.toThrow(`${served.url}/v1/models: HTTP 401: the endpoint requires an API key and none was sent`);
+  });
+
+  it("the key goes out as Authorization: Bearer on every request, the models probe and the completions", async () => {
+    const headers: (string | undefined)[] = [];
+    const proxy = await faultyServer(served.url, (_, request) => {
+      headers.push(request.headers.authorization);
+      return undefined;
+    });
+    try {
+      const teacher = await connect({ url: proxy.url });
+      await teacher.score([{ ids: Int32Array.from([2, 5, 7]), position: 0 }], { mode: "top-k", k: 4, temperature: 1, seed: 0 });
+      await teacher.close();
+      expect(proxy.seen.map((request) => `${request.method} ${request.path}`)).toEqual(["GET /v1/models", ...Array.from({ length: proxy.seen.length - 1 }, () => "POST /v1/completions")]);
+      expect(proxy.seen.length).toBeGreaterThanOrEqual(3);
+      expect(headers).toEqual(proxy.seen.map(() => `Bearer ${API_KEY}`));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a server message quoting the key is masked; a key that cannot be a header value is refused without being shown", async () => {
+    const secret = "sk-secret-5678";
+    const quoting = createHttpServer((_, response) => {
+      response.writeHead(401, { "content-type": "application/json" });
+      response.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${secret}.` } }));
+    });
+    await new Promise<void>((resolve) => quoting.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(quoting.address() as AddressInfo).port}`;
+      const message = await connect({ url, apiKey: secret }).catch((error: Error) => error.message);
+      expect(message).toMatch(/refused the API key \(server: Incorrect API key provided: <api key>\.\)/);
+      expect(message).not.toContain(secret);
+    } finally {
+      await new Promise<void>((resolve) => quoting.close(() => resolve()));
+    }
+    for (const bad of ["", "two words", "line\nbreak"]) {
+      const attempt = connect({ apiKey: bad });
+      await expect(attempt).rejects.toMatchObject({ code: "INVALID_ARGUMENT", argument: "apiKey" });
+      if (bad !== "") expect(await attempt.catch((error: Error) => error.message)).not.toContain(bad);
+    }
   });
 
   it("a store run whose endpoint dies mid-way stops with the typed error and, rerun, ends identical", async () => {

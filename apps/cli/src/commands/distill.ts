@@ -14,6 +14,7 @@ import { runStore } from "../distill/store-run.js";
 import { positiveInteger, positiveNumber, seedValue, unitInterval } from "../training/flag-values.js";
 
 const TEXT_UNITS: readonly TextUnit[] = ["file", "paragraph", "line"];
+const API_KEY_HELP = "an endpoint teacher's API key, sent as Authorization: Bearer (default: the OPENAI_API_KEY environment variable, when set)";
 const DEFAULT_SELECTION = `${DEFAULT_STORE_SELECTION.mode === "top-k" ? "top" : "sample"}-${DEFAULT_STORE_SELECTION.k}`;
 
 interface StoreFlags {
@@ -21,6 +22,7 @@ interface StoreFlags {
   tokenizer?: string;
   teacherModel?: string;
   teacherContext?: number;
+  apiKey?: string;
   data: string[];
   out: string;
   topK?: string;
@@ -60,10 +62,14 @@ function storeCommand(): Command {
     .description(
       "run a teacher once over the data and write its sparse next-token distributions (top-k, or k sampled) into a checksummed teacher store; rerun the same command to continue an interrupted run",
     )
-    .requiredOption("--teacher <dir|url>", "the teacher: a Hugging Face folder with tokenizer.json (the data is tokenized with it), or an OpenAI-compatible endpoint (http://host:port/v1) that returns prompt log-probs, with --tokenizer")
+    .requiredOption(
+      "--teacher <dir|url>",
+      "the teacher: a Hugging Face folder or an exported ONNX folder (convert --to-onnx) with tokenizer.json (the data is tokenized with it), or an OpenAI-compatible endpoint (http://host:port/v1) that returns prompt log-probs, with --tokenizer",
+    )
     .option("--tokenizer <file>", "an endpoint teacher's tokenizer.json (its model's; checked against the endpoint)")
     .option("--teacher-model <name>", "an endpoint teacher's model (default: its only one)")
     .option("--teacher-context <n>", "an endpoint teacher's context length, when /v1/models does not report it (max_model_len)", positiveInteger("--teacher-context"))
+    .option("--api-key <key>", API_KEY_HELP)
     .requiredOption("--data <files...>", "the training files, as train reads them: .txt/.md (see --text-unit), .jsonl, .parquet; .txt/.jsonl may be .gz")
     .requiredOption("--out <dir>", "the store's folder")
     .addOption(new Option("--top-k <k>", `keep the k most likely ids per token (default: ${DEFAULT_SELECTION})`).conflicts("sample"))
@@ -84,6 +90,7 @@ function storeCommand(): Command {
         tokenizer: flags.tokenizer === undefined ? undefined : resolve(flags.tokenizer),
         teacherModel: flags.teacherModel,
         teacherContext: flags.teacherContext,
+        apiKey: endpointKey(flags.apiKey),
         data: flags.data.map((path) => resolve(path)),
         textUnit: flags.textUnit,
         out,
@@ -123,6 +130,12 @@ function dumpCommand(): Command {
     });
 }
 
+/** The flag, else OPENAI_API_KEY as the openai SDK reads it; an empty one is none. */
+function endpointKey(flag: string | undefined): string | undefined {
+  const key = flag ?? process.env.OPENAI_API_KEY;
+  return key === "" ? undefined : key;
+}
+
 type OnPolicyFlags = Omit<OnPolicyRunSettings, "k"> & { topK: number };
 
 function onPolicyCommand(): Command {
@@ -131,9 +144,13 @@ function onPolicyCommand(): Command {
       "on-policy distillation (GKD): the student samples completions of chat prompts, the teacher scores them, the student trains on the teacher's top-k by JSD(beta); writes the student and metrics.jsonl to --out",
     )
     .requiredOption("--student <dir>", "the student: a Hugging Face folder with tokenizer.json")
-    .requiredOption("--teacher <dir|url>", "the teacher, sharing the student's tokenizer: a Hugging Face folder, or an OpenAI-compatible endpoint (http://host:port/v1) that returns prompt log-probs")
+    .requiredOption(
+      "--teacher <dir|url>",
+      "the teacher, sharing the student's tokenizer: a Hugging Face folder, an exported ONNX folder (convert --to-onnx), or an OpenAI-compatible endpoint (http://host:port/v1) that returns prompt log-probs",
+    )
     .option("--teacher-model <name>", "an endpoint teacher's model (default: its only one)")
     .option("--teacher-context <n>", "an endpoint teacher's context length, when /v1/models does not report it (max_model_len)", positiveInteger("--teacher-context"))
+    .option("--api-key <key>", API_KEY_HELP)
     .requiredOption("--prompts <file>", 'chats as JSONL {"messages": [...]}; a final assistant message is the dataset response that steps without sampling train on')
     .requiredOption("--out <dir>", `the trained student's folder (weights, tokenizer.json, ${ON_POLICY_METRICS_FILE})`)
     .option("--lambda <l>", "the share of steps on the student's own samples; the rest use the dataset's responses (1 when there are none)", unitInterval("--lambda"), 0.5)
@@ -148,7 +165,7 @@ function onPolicyCommand(): Command {
     .action(async ({ topK, ...flags }: OnPolicyFlags) => {
       const out = resolve(flags.out);
       const records = await runOnPolicy(
-        { ...flags, k: topK, student: resolve(flags.student), teacher: /^https?:\/\//i.test(flags.teacher) ? flags.teacher : resolve(flags.teacher), prompts: resolve(flags.prompts), out },
+        { ...flags, k: topK, apiKey: endpointKey(flags.apiKey), student: resolve(flags.student), teacher: /^https?:\/\//i.test(flags.teacher) ? flags.teacher : resolve(flags.teacher), prompts: resolve(flags.prompts), out },
         (line) => process.stderr.write(`${line}\n`),
       );
       const last = records.at(-1)!;

@@ -1,6 +1,7 @@
 // gemma-ts distill on-policy: the student (a Hugging Face folder) generates completions of chat
-// prompts, a teacher (a local folder or an OpenAI-compatible endpoint) scores them, and the student trains on the teacher's top-k (the distill
-// package's distillOnPolicy). Prompts are rendered with the Gemma chat template up to the model
+// prompts, a teacher (a local Hugging Face or exported ONNX folder, or an OpenAI-compatible
+// endpoint) scores them, and the student trains on the teacher's top-k (the distill package's
+// distillOnPolicy). Prompts are rendered with the Gemma chat template up to the model
 // turn header; a conversation that ends with an assistant message gives that message as the
 // dataset's response (the off-policy data lambda mixes in). The student's weights, its tokenizer
 // and one JSON line per step (metrics.jsonl) are written to the output folder.
@@ -12,6 +13,7 @@ import { distillOnPolicy, LocalTeacher, type OnPolicyExample, type OnPolicyStepR
 import { ChatTemplateError, renderGemmaChat, type Tokenizer, tokenizerFromJson } from "@gemma-ts/tokenizer";
 import { InvalidArgumentError } from "commander";
 import { distillErrorsAsUsage } from "./distill-errors.js";
+import { withKeyHint } from "./store-run.js";
 
 export const ON_POLICY_METRICS_FILE = "metrics.jsonl";
 
@@ -32,6 +34,8 @@ export interface OnPolicyRunSettings {
   /** An endpoint teacher's model name (default: its only one) and context length (default: what /v1/models reports). */
   teacherModel?: string;
   teacherContext?: number;
+  /** An endpoint teacher's API key, sent as Authorization: Bearer. */
+  apiKey?: string | undefined;
 }
 
 export async function runOnPolicy(settings: OnPolicyRunSettings, say: (line: string) => void): Promise<OnPolicyStepRecord[]> {
@@ -41,7 +45,7 @@ export async function runOnPolicy(settings: OnPolicyRunSettings, say: (line: str
   const tokenizer = tokenizerFromJson(tokenizerJson);
   const examples = await promptExamples(settings.prompts, tokenizer);
   const { config, params } = await loadHfCheckpoint(settings.student);
-  const teacher = await distillErrorsAsUsage(() => openTeacher(settings, tokenizer));
+  const teacher = await distillErrorsAsUsage(() => openTeacher(settings, tokenizer), withKeyHint);
   try {
     const fingerprint = tokenizerFingerprint(tokenizer);
     if (teacher.vocabulary.fingerprint !== fingerprint) {
@@ -76,6 +80,7 @@ export async function runOnPolicy(settings: OnPolicyRunSettings, say: (line: str
           say(`step ${record.step + 1}/${settings.steps}: jsd ${record.loss.toFixed(4)} over ${record.tokens} ${record.onPolicy ? "sampled" : "dataset"} tokens`);
         },
       }),
+      withKeyHint,
     );
     await saveHfCheckpoint(settings.out, config, trained);
     await writeFile(join(settings.out, "tokenizer.json"), tokenizerJson);
@@ -85,12 +90,13 @@ export async function runOnPolicy(settings: OnPolicyRunSettings, say: (line: str
   }
 }
 
-/** A Hugging Face folder run here, or an OpenAI-compatible endpoint (it checks its vocabulary against the student's tokenizer). */
+/** A folder run here (Hugging Face or exported ONNX), or an OpenAI-compatible endpoint (it checks its vocabulary against the student's tokenizer). */
 async function openTeacher(settings: OnPolicyRunSettings, tokenizer: Tokenizer): Promise<Teacher> {
   if (!/^https?:\/\//i.test(settings.teacher)) return LocalTeacher.fromFolder(settings.teacher, settings.threads === undefined ? {} : { threads: settings.threads });
   return OpenAITeacher.connect({
     url: settings.teacher,
     tokenizer,
+    ...(settings.apiKey === undefined ? {} : { apiKey: settings.apiKey }),
     ...(settings.teacherModel === undefined ? {} : { model: settings.teacherModel }),
     ...(settings.teacherContext === undefined ? {} : { contextLength: settings.teacherContext }),
   });

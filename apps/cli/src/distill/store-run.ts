@@ -1,6 +1,7 @@
 // gemma-ts distill store's work. The data is tokenized with the teacher's own tokenizer into token
-// shards in the store's folder (tokens/), then the teacher (a local Hugging Face folder, or an
-// OpenAI-compatible endpoint scoring token-id prompts, given the tokenizer.json its model uses)
+// shards in the store's folder (tokens/), then the teacher (a local Hugging Face or exported ONNX
+// folder, or an OpenAI-compatible endpoint scoring token-id prompts, given the tokenizer.json its
+// model uses and, when it wants one, an API key)
 // scores them once into the store (@gemma-ts/distill's writeTeacherStore). The tokenizer.json is kept
 // beside the store, so a student trained on it (`train --teacher-store`) tokenizes its data the
 // same way and gets the same shards, which the store's index names by fingerprint.
@@ -13,7 +14,17 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { atomicWriteFile } from "@gemma-ts/core/node";
 import type { TextUnit } from "@gemma-ts/data";
-import { LocalTeacher, OpenAITeacher, type StoreSelection, type Teacher, type TeacherStoreIndex, type ValueDtype, writeTeacherStore } from "@gemma-ts/distill";
+import {
+  type DistillError,
+  LocalTeacher,
+  OpenAITeacher,
+  type StoreSelection,
+  type Teacher,
+  TeacherAuthError,
+  type TeacherStoreIndex,
+  type ValueDtype,
+  writeTeacherStore,
+} from "@gemma-ts/distill";
 import type { Tokenizer } from "@gemma-ts/tokenizer";
 import { tokenizerFromJson } from "@gemma-ts/tokenizer";
 import { InvalidArgumentError } from "commander";
@@ -31,8 +42,10 @@ export const STORE_TOKENIZER_FILE = TOKENIZER_FILE;
 const ENDPOINT_BATCH_TOKENS = 64 * 1024;
 
 export interface StoreRunOptions {
-  /** The teacher's Hugging Face folder (with tokenizer.json), absolute, or an endpoint URL. */
+  /** The teacher's folder (Hugging Face, or an exported ONNX folder; with tokenizer.json), absolute, or an endpoint URL. */
   teacher: string;
+  /** An endpoint teacher's API key, sent as Authorization: Bearer. */
+  apiKey?: string | undefined;
   /** The tokenizer.json of an endpoint teacher's model (a folder teacher holds its own). */
   tokenizer?: string;
   /** An endpoint teacher's model name (default: its only one) and context length. */
@@ -74,7 +87,7 @@ export async function runStore(options: StoreRunOptions): Promise<StoreRunResult
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const shards = await tokenShards({ dir: join(options.out, STORE_TOKENS_DIR), inputs: options.data, tokenizer, textUnit: options.textUnit, reuse: false, log: say });
   try {
-    const teacher = await distillErrorsAsUsage(() => openTeacher(options, tokenizer));
+    const teacher = await distillErrorsAsUsage(() => openTeacher(options, tokenizer), withKeyHint);
     const progress = storeProgress();
     try {
       await atomicWriteFile(join(options.out, STORE_TOKENIZER_FILE), tokenizerJson);
@@ -94,6 +107,7 @@ export async function runStore(options: StoreRunOptions): Promise<StoreRunResult
           ...(options.valueDtype === undefined ? {} : { valueDtype: options.valueDtype }),
           onProgress: (update) => progress.update(update),
         }),
+        withKeyHint,
       );
       progress.stop();
       return { index, scored: progress.scored };
@@ -106,12 +120,22 @@ export async function runStore(options: StoreRunOptions): Promise<StoreRunResult
   }
 }
 
-/** A folder run here, or an endpoint (which checks its vocabulary against the tokenizer when it connects). */
+/**
+ * A 401 names the flag that sets the key: the library's message says whether the key was refused
+ * or missing, not how a user of this command gives one.
+ */
+export function withKeyHint(error: DistillError): string | undefined {
+  if (!(error instanceof TeacherAuthError)) return undefined;
+  return `${error.message}; ${error.keySent ? "check the key given by --api-key (or OPENAI_API_KEY)" : "give one with --api-key (or OPENAI_API_KEY)"}`;
+}
+
+/** A folder run here (Hugging Face or exported ONNX), or an endpoint (which checks its vocabulary against the tokenizer when it connects). */
 function openTeacher(options: StoreRunOptions, tokenizer: Tokenizer): Promise<Teacher> {
   if (!/^https?:\/\//i.test(options.teacher)) return LocalTeacher.fromFolder(options.teacher, { tokenizer, ...(options.threads === undefined ? {} : { threads: options.threads }) });
   return OpenAITeacher.connect({
     url: options.teacher,
     tokenizer,
+    ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
     ...(options.teacherModel === undefined ? {} : { model: options.teacherModel }),
     ...(options.teacherContext === undefined ? {} : { contextLength: options.teacherContext }),
   });

@@ -24,6 +24,8 @@ export interface ModelFolderOptions {
   weightSeed?: number;
   /** Special tokens added after the trained vocabulary (a larger vocabulary, the same strings below). */
   extraTokens?: number;
+  /** Changes to tinyConfig (a lower attention soft-cap, say). */
+  config?: Partial<Gemma2Config>;
 }
 
 /** A model folder whose tokenizer is the fixtures' smallTokenizer(vocabSize, tokenizerSeed) (same training). */
@@ -40,7 +42,7 @@ export async function writeModelFolder(options: ModelFolderOptions = {}): Promis
     json = JSON.stringify(parsed);
   }
   const tokenizer = tokenizerFromJson(json);
-  const config = tinyConfig(tokenizer.vocabSize);
+  const config = { ...tinyConfig(tokenizer.vocabSize), ...options.config };
   await saveHfCheckpoint(dir, config, initParams(config, options.weightSeed ?? 5));
   await writeFile(join(dir, "tokenizer.json"), json);
   return { dir, tokenizer, config };
