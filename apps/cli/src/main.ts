@@ -11,6 +11,7 @@ import { serveCommand } from "./commands/serve.js";
 import { tokenizeCommand } from "./commands/tokenize.js";
 import { trainCommand } from "./commands/train.js";
 import { evalCommand } from "./commands/eval.js";
+import { experimentCommand } from "./commands/experiment.js";
 import { errorReport, oneLine } from "./error-report.js";
 
 // Read before parsing: the flag must also cover errors commander itself raises.
@@ -46,6 +47,7 @@ program.addCommand(serveCommand());
 program.addCommand(trainCommand());
 program.addCommand(evalCommand());
 program.addCommand(distillCommand());
+program.addCommand(experimentCommand());
 
 // Commander's own usage errors (unknown or missing flags) in the same one-line form.
 for (const command of [program, ...program.commands]) {

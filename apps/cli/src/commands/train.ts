@@ -42,6 +42,7 @@ interface TrainFlags {
   threads?: number;
   logEvery?: number;
   teacherStore?: string;
+  teacherTopK?: number;
   teacher?: string;
   kdWeight?: number;
 }
@@ -81,6 +82,7 @@ export function trainCommand(): Command {
       "--teacher-store <dir>",
       "distil from a teacher store written by `gemma-ts distill store` over the same --data and --text-unit (its tokenizer.json is the default tokenizer)",
     )
+    .option("--teacher-top-k <k>", "with a top-k --teacher-store: use only each token's k most likely stored ids (one top-64 store serves top-1, top-8 and top-64 students)", positiveInteger("--teacher-top-k"))
     .addOption(
       new Option(
         "--teacher <dir>",
@@ -132,6 +134,7 @@ function givenSettings(flags: TrainFlags): Partial<RunSettings> {
     loraModules: flags.loraModules,
     teacherStore: flags.teacherStore === undefined ? undefined : resolve(flags.teacherStore),
     teacher: flags.teacher === undefined ? undefined : resolve(flags.teacher),
+    teacherTopK: flags.teacherTopK,
     kdWeight: flags.kdWeight,
   };
   return Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined));

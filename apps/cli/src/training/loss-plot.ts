@@ -1,8 +1,8 @@
-// The loss curve as an SVG: a Vega-Lite chart rendered headlessly by Vega (no browser, no
-// canvas), training loss per step and, when the run evaluates, the evaluation loss on the same
-// axes. Long runs are averaged into at most MAX_POINTS buckets of consecutive steps so the file
-// stays small. Vega is loaded on first use: only train draws plots.
+// The loss curve as an SVG (a Vega-Lite chart): training loss per step and, when the run
+// evaluates, the evaluation loss on the same axes. Long runs are averaged into at most MAX_POINTS
+// buckets of consecutive steps so the file stays small.
 import { atomicWriteFile } from "@gemma-ts/core/node";
+import { vegaLiteSvg } from "../vega-svg.js";
 import { isEvalRecord, type MetricsRecord } from "./metrics-log.js";
 
 const MAX_POINTS = 2000;
@@ -14,7 +14,6 @@ interface Point {
 }
 
 export async function renderLossPlot(records: readonly MetricsRecord[], title: string): Promise<string> {
-  const [vega, vegaLite] = await Promise.all([import("vega"), import("vega-lite")]);
   const train: Point[] = [];
   const evaluation: Point[] = [];
   for (const record of records) {
@@ -33,13 +32,7 @@ export async function renderLossPlot(records: readonly MetricsRecord[], title: s
     },
     layer: [{ mark: { type: "line", strokeWidth: 1.5 } }, { mark: { type: "point", filled: true, size: 30 }, transform: [{ filter: "datum.series === 'eval'" }] }],
   };
-  const compiled = vegaLite.compile(spec as Parameters<typeof vegaLite.compile>[0]).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: "none" });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
+  return vegaLiteSvg(spec);
 }
 
 export async function writeLossPlot(path: string, records: readonly MetricsRecord[], title: string): Promise<void> {

@@ -49,8 +49,12 @@ export async function runObjective(settings: RunSettings, shards: TokenShards, t
     }
   });
   // The store was just checked against these shards, the source's: this cannot refuse them.
-  const teacher = new TeacherBatches(store, train);
-  const { k, mode } = store.index;
+  const teacher = await distillErrorsAsUsage(async () => new TeacherBatches(store, train, settings.teacherTopK === null ? {} : { k: settings.teacherTopK })).catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
+  const { k } = teacher;
+  const { mode } = store.index;
   const kdWeight = settings.kdWeight!;
   return {
     objective: distillationWithLabels(k, kdWeight),

@@ -45,6 +45,8 @@ export interface RunSettings {
   loraModules: LoraModule[] | null;
   /** Distil from this teacher store (absolute path) instead of training on the next token alone. */
   teacherStore: string | null;
+  /** With a top-k teacher store: read only each position's first (most likely) teacherTopK entries. */
+  teacherTopK: number | null;
   /** Or distil online from this teacher model folder (absolute path), on its whole distribution. */
   teacher: string | null;
   /** With a teacher store or teacher: the loss is kdWeight x KD + (1 - kdWeight) x next-token CE. */
@@ -103,6 +105,7 @@ export const SETTING_FLAGS: Readonly<Record<SettingName, string>> = {
   loraAlpha: "--lora-alpha",
   loraModules: "--lora-modules",
   teacherStore: "--teacher-store",
+  teacherTopK: "--teacher-top-k",
   teacher: "--teacher",
   kdWeight: "--kd-weight",
 };
@@ -111,7 +114,7 @@ export const SETTING_FLAGS: Readonly<Record<SettingName, string>> = {
  * Settings added after run.json's first version, with the value that reproduces an older run (one
  * that did not have them), so its file still resumes.
  */
-const LATER_SETTINGS: Partial<RunSettings> = { teacherStore: null, teacher: null, kdWeight: null };
+const LATER_SETTINGS: Partial<RunSettings> = { teacherStore: null, teacherTopK: null, teacher: null, kdWeight: null };
 
 /**
  * Half distillation, half next-token cross-entropy. With a sparse store the hard labels carry the
@@ -141,6 +144,7 @@ export function newRunSettings(given: Partial<RunSettings>): RunSettings {
   if (teacherStore !== null && teacher !== null) throw new InvalidArgumentError("--teacher-store and --teacher are two ways to distil: give one");
   const distilled = teacherStore !== null || teacher !== null;
   if (!distilled && given.kdWeight !== undefined && given.kdWeight !== null) throw new InvalidArgumentError("--kd-weight needs --teacher-store or --teacher");
+  if (teacherStore === null && given.teacherTopK !== undefined && given.teacherTopK !== null) throw new InvalidArgumentError("--teacher-top-k needs --teacher-store");
   const settings: RunSettings = {
     preset: given.preset ?? null,
     model: given.model ?? null,
@@ -163,6 +167,7 @@ export function newRunSettings(given: Partial<RunSettings>): RunSettings {
     loraAlpha: loraRank === null ? null : (given.loraAlpha ?? 2 * loraRank),
     loraModules: loraRank === null ? null : (given.loraModules ?? ["q_proj", "k_proj", "v_proj", "o_proj"]),
     teacherStore,
+    teacherTopK: given.teacherTopK ?? null,
     teacher,
     kdWeight: distilled ? (given.kdWeight ?? DEFAULT_KD_WEIGHT) : null,
   };
