@@ -13,7 +13,7 @@ import { runStore } from "../distill/store-run.js";
 import { TOKENIZER_FILE } from "../training/run-folder.js";
 import type { RunSettings } from "../training/run-settings.js";
 import { writeExperimentData } from "./experiment-data.js";
-import { type ExperimentPlan, studentVariants, type Variant, variantName, variantSlug } from "./experiment-plan.js";
+import { type ExperimentPlan, headlineVariant, studentVariants, type Variant, variantName, variantSlug } from "./experiment-plan.js";
 import { type ExperimentResults, type StudentResult, writeExperimentReport } from "./experiment-report.js";
 import { trainedRun } from "./experiment-runs.js";
 import { compareOnPolicy, type OnPolicyComparison } from "./on-policy-comparison.js";
@@ -103,7 +103,7 @@ export async function runDistillExperiment(options: DistillExperimentOptions): P
       }
     }
     header(`on-policy against off-policy distillation, ${plan.students[0]}, seed ${seed}`);
-    const start = students.find((result) => result.seed === seed && result.student === plan.students[0] && result.variant === variantName({ kind: "top-k", k: plan.storeK, kdWeight: plan.kdWeight }))!;
+    const start = students.find((result) => result.seed === seed && result.student === plan.students[0] && result.variant === variantName(headlineVariant(plan)))!;
     const comparison = await compareOnPolicy({
       plan,
       seed,

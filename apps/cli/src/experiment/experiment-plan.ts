@@ -67,7 +67,7 @@ export const QUICK_PLAN: ExperimentPlan = {
   evalCharacters: 20_000,
   maxDocuments: 40,
   evalEvery: 6,
-  onPolicy: { steps: 2, batchSize: 4, promptTokens: 8, newTokens: 8, beta: 0.5, lr: 3e-4, examples: 16, evalPrompts: 4 },
+  onPolicy: { steps: 4, batchSize: 4, promptTokens: 8, newTokens: 8, beta: 0.5, lr: 3e-4, examples: 16, evalPrompts: 4 },
 };
 
 /** How a student learns: from scratch, or from the teacher in one of these ways. */
@@ -100,16 +100,23 @@ export function variantSlug(variant: Variant): string {
 
 /** The headline distilled variant: what `distill store` and `train --teacher-store` do by default. */
 export function headlineVariant(plan: ExperimentPlan): Variant {
-  return { kind: "top-k", k: plan.storeK, kdWeight: plan.kdWeight };
+  const kind = DEFAULT_STORE_SELECTION.mode === "top-k" ? "top-k" : "sampled";
+  return { kind, k: plan.storeK, kdWeight: plan.kdWeight };
 }
 
-/** The variants each student runs: every one for the small student, the headline ones for the rest. */
+/**
+ * The variants each student runs, in the report's order: for the small student every one, for the
+ * others scratch (at equal tokens and at equal compute) and the headline.
+ */
 export function studentVariants(plan: ExperimentPlan, studentIndex: number): Variant[] {
-  const headline: Variant[] = [{ kind: "scratch", equalCompute: false }, headlineVariant(plan), { kind: "scratch", equalCompute: true }];
-  if (studentIndex > 0) return headline;
+  const scratch: Variant[] = [
+    { kind: "scratch", equalCompute: false },
+    { kind: "scratch", equalCompute: true },
+  ];
+  if (studentIndex > 0) return [...scratch, headlineVariant(plan)];
   return [
-    ...headline,
-    ...plan.topKs.filter((k) => k !== plan.storeK).map((k): Variant => ({ kind: "top-k", k, kdWeight: plan.kdWeight })),
+    ...scratch,
+    ...plan.topKs.map((k): Variant => ({ kind: "top-k", k, kdWeight: plan.kdWeight })),
     { kind: "top-k", k: plan.storeK, kdWeight: 1 },
     { kind: "sampled", k: plan.storeK, kdWeight: plan.kdWeight },
     { kind: "sampled", k: plan.storeK, kdWeight: 1 },

@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { atomicWriteFile } from "@gemma-ts/core/node";
 import { vegaLiteSvg } from "../vega-svg.js";
-import type { ExperimentPlan, Variant } from "./experiment-plan.js";
+import { type ExperimentPlan, headlineVariant, type Variant, variantName } from "./experiment-plan.js";
 import type { TrainedRun } from "./experiment-runs.js";
 import type { OnPolicyComparison } from "./on-policy-comparison.js";
 
@@ -98,7 +98,7 @@ function summarize(results: ExperimentResults): VariantSummary[] {
 
 /** Per student: the headline distilled variant, scratch, and scratch at equal compute. */
 function headlineSummaries(results: ExperimentResults, summaries: readonly VariantSummary[]) {
-  const headline = `top-${results.plan.storeK}`;
+  const headline = variantName(headlineVariant(results.plan));
   return results.plan.students.map((student) => {
     const find = (variant: string) => summaries.find((summary) => summary.student === student && summary.variant === variant)!;
     return { distilled: find(headline), scratch: find("scratch"), equalCompute: find("scratch, equal compute") };
@@ -137,7 +137,7 @@ function markdown(results: ExperimentResults, summaries: readonly VariantSummary
     "top-k: the teacher's k most likely next tokens (read from one top-" +
       `${plan.storeK} store); sampled: ${plan.storeK} draws from the teacher's distribution, weighted count / k; full: the teacher's whole distribution, computed online each step.`,
     "",
-    `## On-policy against off-policy (${plan.students[0]}, from the top-${plan.storeK} student, ${plan.onPolicy.steps} GKD steps of ${plan.onPolicy.batchSize}, beta ${plan.onPolicy.beta})`,
+    `## On-policy against off-policy (${plan.students[0]}, from the ${variantName(headlineVariant(plan))} student, ${plan.onPolicy.steps} GKD steps of ${plan.onPolicy.batchSize}, beta ${plan.onPolicy.beta})`,
     "",
     "| seed | start: perplexity / JSD | off-policy (lambda 0) | on-policy (lambda 1) |",
     "|---|---|---|---|",
