@@ -2,7 +2,8 @@
 // epoch boundary) and the ordered pass (padded), teacher.ids / teacher.probs at a position are the
 // teacher's distribution recomputed on the batch's own ids (from the document's <bos> in the row),
 // the mask is the batch's loss mask, every stored token matches the batch, and a store of other
-// shards or a batch that does not match the store is refused.
+// shards or a batch that does not match the store is refused; a top-k store read as a smaller k
+// gives what a store of that k holds.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatchSource, type Batch, type TokenShards } from "@gemma-ts/data";
 import { BatchMisalignedError, batchSegments, type LocalTeacher, openTeacherStore, StoreMismatchError, TeacherBatches, type TeacherStore, writeTeacherStore } from "../src/index.js";
@@ -88,6 +89,27 @@ describe("teacher batches", () => {
     const tampered = { ...batch, ids: batch.ids.slice() };
     tampered.ids[T + 1 + 5] = (tampered.ids[T + 1 + 5]! + 1) % shards.index.vocabSize;
     await expect(batches.at(tampered)).rejects.toThrow(/batch 2, row 1, position 5/);
+  });
+
+  it("the top k of a larger top-k store are the inputs a top-k store gives; a sampled store is read whole", async () => {
+    const smaller = await tempDir();
+    await writeTeacherStore({ teacher, shards, outDir: smaller, mode: "top-k", k: 2, temperature: 1, valueDtype: "float32", chunkPositions: 200 });
+    const top2 = await openTeacherStore(smaller, { shards });
+    const source = new BatchSource(shards, { batchSize: B, sequenceLength: T, seed: 7 });
+    const batch = await source.batchAt(1);
+    const read = await new TeacherBatches(store, source, { k: 2 }).at(batch);
+    const written = await new TeacherBatches(top2, source).at(batch);
+    expect(read["teacher.ids"].shape).toEqual([B, T, 2]);
+    expect(Array.from(read["teacher.ids"].data)).toEqual(Array.from(written["teacher.ids"].data));
+    expect(Array.from(read["teacher.probs"].data)).toEqual(Array.from(written["teacher.probs"].data));
+    await top2.close();
+
+    expect(() => new TeacherBatches(store, source, { k: K + 1 })).toThrow(/expected an integer in \[1, 6\]/);
+    const sampledDir = await tempDir();
+    await writeTeacherStore({ teacher, shards, outDir: sampledDir, mode: "sample", k: 4, temperature: 1, seed: 3, chunkPositions: 200 });
+    const sampled = await openTeacherStore(sampledDir, { shards });
+    expect(() => new TeacherBatches(sampled, source, { k: 2 })).toThrow(/only a top-k store can be read as a smaller top-k/);
+    await sampled.close();
   });
 
   it("a store of other shards is refused", async () => {
