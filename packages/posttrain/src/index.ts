@@ -1,0 +1,5 @@
+// @gemma-ts/posttrain: the post-training stages of the Gemma 2 recipe and the task family they are
+// measured on.
+export { drawTask, type Task, type TaskKind, TASK_KINDS, TASK_WORD_COUNT, taskSplit, type TaskSplitOptions, taskWords } from "./tasks/task-family.js";
+export { trueReward } from "./tasks/true-reward.js";
+export { AveragingError, emaUpdate, linearAverage, liti, slerpTaskVectors, warpMerge } from "./averaging/weight-averaging.js";
