@@ -3,3 +3,5 @@
 export { drawTask, type Task, type TaskKind, TASK_KINDS, TASK_WORD_COUNT, taskSplit, type TaskSplitOptions, taskWords } from "./tasks/task-family.js";
 export { trueReward } from "./tasks/true-reward.js";
 export { AveragingError, emaUpdate, linearAverage, liti, slerpTaskVectors, warpMerge } from "./averaging/weight-averaging.js";
+export { actionLogprobs, policyGradientBatch, type Rollout, rollout, rlooAdvantages } from "./rlhf/rollout-batch.js";
+export { type RewardFunction, type RlooOptions, type RlooStepRecord, RlooTrainer } from "./rlhf/rloo-trainer.js";
