@@ -1,15 +1,17 @@
 // gemma-ts distill on-policy, run as a user runs it (the built binary): a random gemma2-tiny
 // student distils from another random one sharing its tokenizer for a few steps of chat prompts,
 // printing each step and writing metrics.jsonl and the trained student; the teacher served with an
-// API key, or exported as an ONNX folder, gives the same losses; a teacher of another tokenizer, a
-// refused key and a prompts file without chats are refused in one line.
+// API key, or exported as an ONNX folder, gives the same losses; a run resumed from its latest
+// checkpoint logs the uninterrupted run's metrics and ends with its weights, byte for byte; a
+// teacher of another tokenizer, a refused key, a prompts file without chats, a resumed run with
+// another setting and a second run into the same folder are refused in one line.
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { initParams, presetConfig } from "@gemma-ts/core";
-import { loadHfCheckpoint, saveHfCheckpoint } from "@gemma-ts/core/node";
+import { HostTensor, initParams, presetConfig, warmupCosine } from "@gemma-ts/core";
+import { loadHfCheckpoint, loadTrainingState, OPTIMIZER_FILE, saveHfCheckpoint, writeSafetensors } from "@gemma-ts/core/node";
 import { closeServedModel, createServer, loadServedModel } from "@gemma-ts/serve/http";
 import { trainBpe } from "@gemma-ts/tokenizer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -32,7 +34,7 @@ const metricsOf = (out: string) =>
   readFileSync(join(out, "metrics.jsonl"), "utf8")
     .trim()
     .split("\n")
-    .map((line) => JSON.parse(line) as { step: number; loss: number; tokens: number; onPolicy: boolean });
+    .map((line) => JSON.parse(line) as { step: number; loss: number; tokens: number; onPolicy: boolean; lr: number });
 
 const onPolicyArgs = (out: string, ...more: string[]) => [
   "distill", "on-policy",
@@ -122,6 +124,56 @@ describe("gemma-ts distill on-policy", () => {
     const result = cli(...onPolicyArgs(fromOnnx, "--teacher", onnx));
     expect(result.status, result.stderr).toBe(0);
     sameLosses(fromOnnx);
+  }, 90_000);
+
+  it("resumes from its latest checkpoint with the uninterrupted run's metrics.jsonl and model.safetensors, byte for byte", async () => {
+    const args = (out: string, ...more: string[]) => onPolicyArgs(out, "--steps", "4", "--checkpoint-every", "2", ...more);
+    const whole = join(folder, "whole");
+    expect(cli(...args(whole)).status).toBe(0);
+    const records = metricsOf(whole);
+    // The rate follows the schedule: one warmup step to --lr, then the cosine down to --lr / 10.
+    expect(records.map((record) => record.lr)).toEqual([0, 1, 2, 3].map(warmupCosine({ maxLr: 0.001, minLr: 0.0001, warmupSteps: 1, totalSteps: 4 })));
+    // Equal logs mean something only if the losses move, and both kinds of step come after the checkpoint.
+    expect(new Set(records.map((record) => record.loss)).size).toBe(4);
+    expect(new Set(records.slice(2).map((record) => record.onPolicy))).toEqual(new Set([true, false]));
+
+    // A run that died after its checkpoint at step 2: the final checkpoint and weights missing, a
+    // step logged past the checkpoint with a torn line after it, a checkpoint half written.
+    const killed = join(folder, "killed");
+    cpSync(whole, killed, { recursive: true });
+    expect((await loadTrainingState(join(killed, "checkpoint-2"))).step).toBe(2);
+    for (const name of ["checkpoint-4", "model.safetensors", "config.json"]) rmSync(join(killed, name), { recursive: true });
+    writeFileSync(join(killed, "metrics.jsonl"), readFileSync(join(whole, "metrics.jsonl"), "utf8").split("\n").slice(0, 3).join("\n"));
+    appendFileSync(join(killed, "metrics.jsonl"), '\n{"step": 3, "lo');
+    mkdirSync(join(killed, ".checkpoint-4.partial"));
+    // Without --resume the folder is refused; a bare --resume takes every setting from run.json.
+    const again = cli(...args(killed));
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/^gemma-ts: [^\n]*already holds an on-policy run[^\n]*--resume[^\n]*\n$/);
+    const zeroed = join(folder, "zeroed-moments");
+    cpSync(killed, zeroed, { recursive: true });
+    const resumed = cli("distill", "on-policy", "--out", killed, "--resume");
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/resuming .* from step 2 of 4/);
+    expect(resumed.stdout).toMatch(/^distilled 2 steps into .* \(resumed at step 2\): last jsd \d+\.\d{4}\n$/);
+    expect(readFileSync(join(killed, "metrics.jsonl"), "utf8")).toBe(readFileSync(join(whole, "metrics.jsonl"), "utf8"));
+    expect(readFileSync(join(killed, "model.safetensors")).equals(readFileSync(join(whole, "model.safetensors")))).toBe(true);
+    expect(readFileSync(join(killed, "checkpoint-4", OPTIMIZER_FILE)).equals(readFileSync(join(whole, "checkpoint-4", OPTIMIZER_FILE)))).toBe(true);
+
+    // The moments matter: the same checkpoint with AdamW's moments zeroed gives another step 3.
+    const state = await loadTrainingState(join(zeroed, "checkpoint-2"));
+    const zeros: [string, HostTensor][] = [...state.optimizer.moments].flatMap(([name, { first }]) =>
+      (["first", "second"] as const).map((kind): [string, HostTensor] => [`${kind}.${name}`, HostTensor.float32([first.length])]),
+    );
+    await writeSafetensors(join(zeroed, "checkpoint-2", OPTIMIZER_FILE), zeros);
+    expect(cli("distill", "on-policy", "--out", zeroed, "--resume").status).toBe(0);
+    const withoutMoments = metricsOf(zeroed);
+    expect(withoutMoments[2]).toEqual(records[2]);
+    expect(withoutMoments[3]!.loss).not.toBe(records[3]!.loss);
+
+    const otherLr = cli(...args(killed, "--resume", "--lr", "0.002"));
+    expect(otherLr.status).toBe(1);
+    expect(otherLr.stderr).toMatch(/^gemma-ts: --lr 0\.002 differs from the run's 0\.001 [^\n]*run\.json[^\n]*\n$/);
   }, 90_000);
 
   it("refuses a teacher of another tokenizer and a prompts file without chats, in one line", async () => {

@@ -53,6 +53,7 @@ export {
   type OnPolicyOptions,
   type OnPolicyRunOptions,
   type OnPolicySampler,
+  type OnPolicyState,
   type OnPolicyStepRecord,
 } from "./on-policy.js";
 export { onPolicyBatch, type OnPolicyBatchOptions } from "./on-policy-batch.js";

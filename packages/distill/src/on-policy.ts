@@ -3,7 +3,8 @@
 // responses are used), the teacher scores prompt + completion, and the student takes one step of
 // the generalised JSD(beta) against the teacher's top-k on the completion positions only. The
 // samples are data: no gradient flows through sampling. Everything a step draws (its prompts, the
-// on/off-policy coin, the rows' sampling seeds) comes from (seed, step), so a run is reproducible.
+// on/off-policy coin, the rows' sampling seeds) comes from (seed, step), so a run is reproducible,
+// and a run restored from state() (the step, the weights and AdamW's moments) continues it exactly.
 import {
   type Backend,
   type GenerateBatchOptions,
@@ -17,6 +18,7 @@ import {
   Random,
   Trainer,
   type TrainBatch,
+  type TrainerState,
 } from "@gemma-ts/core";
 import { InvalidArgumentError, VocabularyMismatchError } from "./errors.js";
 import { onPolicyBatch } from "./on-policy-batch.js";
@@ -70,6 +72,13 @@ export interface OnPolicyStepRecord {
   tokens: number;
 }
 
+/** What a run needs to continue exactly: the next step and the trainer's weights and moments. */
+export interface OnPolicyState {
+  /** The step the next call to train() runs (0-based): the steps done. */
+  step: number;
+  trainer: TrainerState;
+}
+
 export class OnPolicyDistiller {
   readonly lambda: number;
   private readonly trainer: Trainer;
@@ -120,6 +129,23 @@ export class OnPolicyDistiller {
   /** The step the next call to train() runs (0-based). */
   get step(): number {
     return this.nextStep;
+  }
+
+  /** The state after the steps done so far, for resume(). */
+  async state(): Promise<OnPolicyState> {
+    return { step: this.nextStep, trainer: await this.trainer.state() };
+  }
+
+  /**
+   * Continues from a state of a distiller with the same options: the next train() runs its step
+   * with its weights and moments, so the losses are the uninterrupted run's, bit for bit.
+   */
+  resume(state: OnPolicyState): void {
+    if (!Number.isInteger(state.step) || state.step < 0) throw new InvalidArgumentError("state.step", `expected a non-negative integer, got ${state.step}`);
+    this.trainer.load(state.trainer);
+    this.nextStep = state.step;
+    // The sampling model holds the weights it was built with: rebuild it from the loaded ones.
+    this.stale = true;
   }
 
   /** Draws the step's batch, builds its completions and teacher scores, and trains once at `lr`. */
@@ -209,16 +235,19 @@ export interface OnPolicyRunOptions extends OnPolicyOptions {
   steps: number;
   /** A constant rate, or one per step. */
   lr: number | ((step: number) => number);
+  /** Continue a run from its state (OnPolicyDistiller.state()) instead of starting at step 0. */
+  resume?: OnPolicyState;
   onStep?: (record: OnPolicyStepRecord) => void | Promise<void>;
 }
 
-/** Runs `steps` steps of on-policy distillation; returns the student's weights and each step's record. */
+/** Runs on-policy distillation up to `steps` steps (from the resumed state's step, else 0); returns the student's weights and each step's record. */
 export async function distillOnPolicy(options: OnPolicyRunOptions): Promise<{ params: Gemma2Params; records: OnPolicyStepRecord[] }> {
   checkCount("steps", options.steps);
   const distiller = new OnPolicyDistiller(options);
   const records: OnPolicyStepRecord[] = [];
   try {
-    for (let step = 0; step < options.steps; step++) {
+    if (options.resume) distiller.resume(options.resume);
+    for (let step = distiller.step; step < options.steps; step++) {
       const record = await distiller.train(typeof options.lr === "number" ? options.lr : options.lr(step));
       records.push(record);
       await options.onStep?.(record);

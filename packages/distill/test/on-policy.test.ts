@@ -1,7 +1,8 @@
 // On-policy distillation against a random tiny teacher whose soft-cap engages: a random student
 // trained on its own samples ends up clearly closer to the teacher (JSD on its samples of held-out
 // prompts); with lambda 0 it trains only on the dataset's responses and never samples; the same
-// seed gives the same losses; and a batch masks exactly the completion positions.
+// seed gives the same losses, and a run restored from its state continues with the uninterrupted
+// run's losses; and a batch masks exactly the completion positions.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initParams } from "@gemma-ts/core";
 import { OnnxBackend } from "@gemma-ts/core/node";
@@ -15,6 +16,7 @@ import {
   type OnPolicyExample,
   type OnPolicyOptions,
   type OnPolicySampler,
+  type OnPolicyState,
   type Teacher,
 } from "../src/index.js";
 import { cleanup, generatedTexts, logSoftmax, smallTokenizer, tinyConfig, tinyTeacher } from "./support/fixtures.js";
@@ -120,6 +122,37 @@ describe("on-policy distillation", () => {
     expect(first.map((record) => record.onPolicy)).toContain(false);
     expect(second).toEqual(first);
   }, 30_000);
+
+  it("resumes from its state with the uninterrupted run's losses, bit for bit", async () => {
+    const lr = (step: number) => 0.01 * (1 + step) ** -0.5;
+    const { records } = await distillOnPolicy({ ...options({ lambda: 0.5 }), steps: 5, lr });
+    const first = new OnPolicyDistiller(options({ lambda: 0.5 }));
+    let state: OnPolicyState;
+    try {
+      for (let step = 0; step < 2; step++) await first.train(lr(step));
+      state = await first.state();
+    } finally {
+      await first.close();
+    }
+    expect(state.step).toBe(2);
+    // Into a fresh distiller (its own backend and initial weights): steps 2..4 as the run took them.
+    const resumed = await distillOnPolicy({ ...options({ lambda: 0.5 }), steps: 5, lr, resume: state });
+    expect(resumed.records).toEqual(records.slice(2));
+    // Equality means something: the losses move from step to step, the resumed steps sample (the
+    // sampling model must hold the loaded weights), and restoring the weights without AdamW's
+    // moments gives other losses after the first update.
+    expect(new Set(records.map((record) => record.loss)).size).toBe(records.length);
+    expect(resumed.records.some((record) => record.onPolicy)).toBe(true);
+    const zero = new Map([...state.trainer.optimizer.moments].map(([name, { first: m }]) => [name, { first: new Float32Array(m.length), second: new Float32Array(m.length) }]));
+    const withoutMoments = await distillOnPolicy({
+      ...options({ lambda: 0.5 }),
+      steps: 5,
+      lr,
+      resume: { step: 2, trainer: { trainable: state.trainer.trainable, optimizer: { step: 0, moments: zero } } },
+    });
+    expect(withoutMoments.records[0]).toEqual(records[2]);
+    expect(withoutMoments.records.slice(1).map((record) => record.loss)).not.toEqual(records.slice(3).map((record) => record.loss));
+  }, 60_000);
 
   it("gives the same losses with the teacher served over HTTP as with the same folder run locally", async () => {
     const folder = await writeModelFolder({ weightSeed: 5 });

@@ -9,9 +9,10 @@ import type { TextUnit } from "@gemma-ts/data";
 import { DEFAULT_STORE_SELECTION, dumpTeacherStore, storeSelectionFromFlags, type ValueDtype } from "@gemma-ts/distill";
 import { Command, Option } from "commander";
 import { distillErrorsAsUsage } from "../distill/distill-errors.js";
-import { ON_POLICY_METRICS_FILE, type OnPolicyRunSettings, runOnPolicy } from "../distill/on-policy-run.js";
+import { ON_POLICY_METRICS_FILE, runOnPolicy } from "../distill/on-policy-run.js";
+import { KEEP_CHECKPOINTS, ON_POLICY_DEFAULTS, type OnPolicyAttemptOptions, type OnPolicySettings } from "../distill/on-policy-settings.js";
 import { runStore } from "../distill/store-run.js";
-import { positiveInteger, positiveNumber, seedValue, unitInterval } from "../training/flag-values.js";
+import { nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber, seedValue, unitInterval } from "../training/flag-values.js";
 
 const TEXT_UNITS: readonly TextUnit[] = ["file", "paragraph", "line"];
 const API_KEY_HELP = "an endpoint teacher's API key, sent as Authorization: Bearer (default: the OPENAI_API_KEY environment variable, when set)";
@@ -136,39 +137,88 @@ function endpointKey(flag: string | undefined): string | undefined {
   return key === "" ? undefined : key;
 }
 
-type OnPolicyFlags = Omit<OnPolicyRunSettings, "k"> & { topK: number };
+interface OnPolicyFlags {
+  student?: string;
+  teacher?: string;
+  teacherModel?: string;
+  teacherContext?: number;
+  apiKey?: string;
+  prompts?: string;
+  out: string;
+  lambda?: number;
+  beta?: number;
+  steps?: number;
+  batchSize?: number;
+  maxNewTokens?: number;
+  topK?: number;
+  lr?: number;
+  minLr?: number;
+  warmupSteps?: number;
+  seed?: number;
+  checkpointEvery?: number;
+  resume?: boolean;
+  threads?: number;
+}
 
 function onPolicyCommand(): Command {
+  const defaults = ON_POLICY_DEFAULTS;
+  // No commander defaults: a flag left out of a --resume takes the run's value, not the default.
   return new Command("on-policy")
     .description(
-      "on-policy distillation (GKD): the student samples completions of chat prompts, the teacher scores them, the student trains on the teacher's top-k by JSD(beta); writes the student and metrics.jsonl to --out",
+      `on-policy distillation (GKD): the student samples completions of chat prompts, the teacher scores them, the student trains on the teacher's top-k by JSD(beta); writes checkpoints, ${ON_POLICY_METRICS_FILE} and the student to --out, and continues a run with --resume`,
     )
-    .requiredOption("--student <dir>", "the student: a Hugging Face folder with tokenizer.json")
-    .requiredOption(
+    .option("--student <dir>", "the student: a Hugging Face folder with tokenizer.json (required to start a run)")
+    .option(
       "--teacher <dir|url>",
-      "the teacher, sharing the student's tokenizer: a Hugging Face folder, an exported ONNX folder (convert --to-onnx), or an OpenAI-compatible endpoint (http://host:port/v1) that returns prompt log-probs",
+      "the teacher, sharing the student's tokenizer: a Hugging Face folder, an exported ONNX folder (convert --to-onnx), or an OpenAI-compatible endpoint (http://host:port/v1) that returns prompt log-probs (required to start a run)",
     )
     .option("--teacher-model <name>", "an endpoint teacher's model (default: its only one)")
     .option("--teacher-context <n>", "an endpoint teacher's context length, when /v1/models does not report it (max_model_len)", positiveInteger("--teacher-context"))
-    .option("--api-key <key>", API_KEY_HELP)
-    .requiredOption("--prompts <file>", 'chats as JSONL {"messages": [...]}; a final assistant message is the dataset response that steps without sampling train on')
-    .requiredOption("--out <dir>", `the trained student's folder (weights, tokenizer.json, ${ON_POLICY_METRICS_FILE})`)
-    .option("--lambda <l>", "the share of steps on the student's own samples; the rest use the dataset's responses (1 when there are none)", unitInterval("--lambda"), 0.5)
-    .option("--beta <b>", "JSD(beta): 0 forward KL, 1 reverse KL", unitInterval("--beta"), 0.5)
-    .option("--steps <n>", "training steps", positiveInteger("--steps"), 100)
-    .option("--batch-size <n>", "prompts per step", positiveInteger("--batch-size"), 8)
-    .option("--max-new-tokens <n>", "longest sampled completion", positiveInteger("--max-new-tokens"), 64)
-    .option("--top-k <k>", "teacher entries per token", positiveInteger("--top-k"), 64)
-    .option("--lr <x>", "learning rate (constant)", positiveNumber("--lr"), 1e-5)
-    .option("--seed <n>", "seed of the prompts drawn, the on/off-policy draws and the sampling", seedValue("--seed"), 0)
-    .option("--threads <n>", "onnxruntime intra-op threads (default one per core)", positiveInteger("--threads"))
-    .action(async ({ topK, ...flags }: OnPolicyFlags) => {
+    .option("--api-key <key>", `${API_KEY_HELP}; never saved, so give it again to --resume`)
+    .option("--prompts <file>", 'chats as JSONL {"messages": [...]}; a final assistant message is the dataset response that steps without sampling train on (required to start a run)')
+    .requiredOption("--out <dir>", `the run's folder (run.json, ${ON_POLICY_METRICS_FILE}, checkpoint-<step>/, then the trained student and tokenizer.json)`)
+    .option("--lambda <l>", `the share of steps on the student's own samples; the rest use the dataset's responses (default ${defaults.lambda}; 1 when there are none)`, unitInterval("--lambda"))
+    .option("--beta <b>", `JSD(beta): 0 forward KL, 1 reverse KL (default ${defaults.beta})`, unitInterval("--beta"))
+    .option("--steps <n>", `training steps (default ${defaults.steps})`, positiveInteger("--steps"))
+    .option("--batch-size <n>", `prompts per step (default ${defaults.batchSize})`, positiveInteger("--batch-size"))
+    .option("--max-new-tokens <n>", `longest sampled completion (default ${defaults.maxNewTokens})`, positiveInteger("--max-new-tokens"))
+    .option("--top-k <k>", `teacher entries per token (default ${defaults.k})`, positiveInteger("--top-k"))
+    .option("--lr <x>", `peak learning rate of the warmup-cosine schedule (default ${defaults.lr})`, positiveNumber("--lr"))
+    .option("--min-lr <x>", "the rate the cosine decays to (default --lr / 10)", nonNegativeNumber("--min-lr"))
+    .option("--warmup-steps <n>", "linear warmup steps (default steps / 20, at most 1000)", nonNegativeInteger("--warmup-steps"))
+    .option("--seed <n>", `seed of the prompts drawn, the on/off-policy draws and the sampling (default ${defaults.seed})`, seedValue("--seed"))
+    .option("--checkpoint-every <n>", `steps between checkpoints (default ${defaults.checkpointEvery}); one is also written at the end, and the newest ${KEEP_CHECKPOINTS} are kept`, positiveInteger("--checkpoint-every"))
+    .option("--resume", "continue the run in --out from its latest checkpoint (flags left out take the run's values; those given must agree)")
+    .option("--threads <n>", "onnxruntime intra-op threads (default one per core; a resumed run keeps the run's, for losses equal bit for bit)", positiveInteger("--threads"))
+    .action(async (flags: OnPolicyFlags) => {
       const out = resolve(flags.out);
-      const records = await runOnPolicy(
-        { ...flags, k: topK, apiKey: endpointKey(flags.apiKey), student: resolve(flags.student), teacher: /^https?:\/\//i.test(flags.teacher) ? flags.teacher : resolve(flags.teacher), prompts: resolve(flags.prompts), out },
+      const given: Partial<OnPolicySettings> = {
+        student: flags.student === undefined ? undefined : resolve(flags.student),
+        teacher: flags.teacher === undefined ? undefined : /^https?:\/\//i.test(flags.teacher) ? flags.teacher : resolve(flags.teacher),
+        prompts: flags.prompts === undefined ? undefined : resolve(flags.prompts),
+        teacherModel: flags.teacherModel,
+        teacherContext: flags.teacherContext,
+        lambda: flags.lambda,
+        beta: flags.beta,
+        steps: flags.steps,
+        batchSize: flags.batchSize,
+        maxNewTokens: flags.maxNewTokens,
+        k: flags.topK,
+        lr: flags.lr,
+        minLr: flags.minLr,
+        warmupSteps: flags.warmupSteps,
+        seed: flags.seed,
+      };
+      const givenOptions: Partial<OnPolicyAttemptOptions> = {
+        ...(flags.checkpointEvery === undefined ? {} : { checkpointEvery: flags.checkpointEvery }),
+        ...(flags.threads === undefined ? {} : { threads: flags.threads }),
+      };
+      const { records, start } = await runOnPolicy(
+        { out, resume: flags.resume === true, given, givenOptions, apiKey: endpointKey(flags.apiKey) },
         (line) => process.stderr.write(`${line}\n`),
       );
-      const last = records.at(-1)!;
-      process.stdout.write(`distilled ${records.length} steps into ${out}: last jsd ${last.loss.toFixed(4)}\n`);
+      const last = records.at(-1);
+      const ran = records.length - start;
+      process.stdout.write(`distilled ${ran} steps into ${out}${start > 0 ? ` (resumed at step ${start})` : ""}${last ? `: last jsd ${last.loss.toFixed(4)}` : ""}\n`);
     });
 }
