@@ -8,3 +8,4 @@ export { type RewardFunction, type RlooOptions, type RlooStepRecord, RlooTrainer
 export { replyStopTokens, taskChat, taskPromptIds } from "./tasks/task-prompts.js";
 export { evaluateTasks, type TaskEvaluation, type TaskEvaluationOptions } from "./evaluation/task-evaluation.js";
 export { type PreferencePair, RewardModel, type RewardModelOptions } from "./reward/reward-model.js";
+export { type LabelledPair, type PairSamplingOptions, samplePreferencePairs } from "./reward/preference-pairs.js";
