@@ -9,3 +9,4 @@ export { replyStopTokens, taskChat, taskPromptIds } from "./tasks/task-prompts.j
 export { evaluateTasks, type TaskEvaluation, type TaskEvaluationOptions } from "./evaluation/task-evaluation.js";
 export { type PreferencePair, RewardModel, type RewardModelOptions } from "./reward/reward-model.js";
 export { type LabelledPair, type PairSamplingOptions, samplePreferencePairs } from "./reward/preference-pairs.js";
+export { sftBatch } from "./sft/sft-batch.js";

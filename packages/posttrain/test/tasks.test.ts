@@ -58,6 +58,8 @@ describe("task family", () => {
     expect(new Set(a.train.map((task) => task.prompt)).size).toBe(500);
     expect(taskSplit({ seed: 2, train: 10, eval: 10 }).eval).not.toEqual(a.eval.slice(0, 10));
     expect(a.train.slice(0, 5).map((task) => task.kind)).toEqual([...TASK_KINDS]);
+    // "next" has 1,000 distinct prompts.
+    expect(() => taskSplit({ seed: 1, train: 5000, eval: 100, kinds: ["next"] })).toThrow(/cannot draw more distinct 'next' tasks/);
   });
 });
 

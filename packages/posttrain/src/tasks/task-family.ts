@@ -80,11 +80,15 @@ export function taskSplit(options: TaskSplitOptions): { train: Task[]; eval: Tas
   const seen = new Set<string>();
   const draw = (count: number) => {
     const tasks: Task[] = [];
-    // Some kinds have few distinct prompts (add: 10,000); give up on a set larger than the family.
-    for (let attempts = 0; tasks.length < count; attempts++) {
-      if (attempts > 100 * count + 1000) throw new RangeError(`cannot draw ${count} distinct tasks of kinds ${kinds.join(", ")}`);
-      const task = drawTask(kinds[tasks.length % kinds.length]!, random);
-      if (seen.has(task.prompt)) continue;
+    // Some kinds have few distinct prompts (next: 1,000); give up on one that has run out.
+    for (let misses = 0; tasks.length < count; ) {
+      const kind = kinds[tasks.length % kinds.length]!;
+      const task = drawTask(kind, random);
+      if (seen.has(task.prompt)) {
+        if (++misses > 100_000) throw new RangeError(`cannot draw more distinct '${kind}' tasks: asked for ${options.train + options.eval} tasks, a ${Math.ceil((options.train + options.eval) / kinds.length)} of each kind`);
+        continue;
+      }
+      misses = 0;
       seen.add(task.prompt);
       tasks.push(task);
     }
