@@ -112,7 +112,7 @@ function markdown(results: ExperimentResults, summaries: readonly VariantSummary
     `# Distillation experiment (${plan.name})`,
     "",
     `Teacher: ${results.teacher.preset} (${millions(results.teacher.params)} parameters), ${results.teacher.steps} steps, ${results.teacher.tokens.toLocaleString("en-US")} tokens, held-out perplexity ${results.teacher.perplexity.toFixed(1)}.`,
-    `Students: ${plan.students.join(", ")}, ${plan.student.steps} steps of ${plan.student.batchSize} x ${plan.student.seqLen} tokens on ${results.data.student!.characters.toLocaleString("en-US")} characters of the teacher's training text (${results.stores[0]!.tokens.toLocaleString("en-US")} tokens), seeds ${plan.seeds.join(", ")}; held-out perplexity on ${results.data.eval!.characters.toLocaleString("en-US")} characters no model trained on. Distilled students mix KD and next-token cross-entropy with KD weight ${plan.kdWeight} unless marked "KD alone". ${results.minutes.toFixed(0)} minutes in all.`,
+    `Students: ${plan.students.join(", ")}, ${plan.student.steps} steps of ${plan.student.batchSize} x ${plan.student.seqLen} tokens on ${results.data.student!.characters.toLocaleString("en-US")} characters of the teacher's training text (${results.stores[0]!.tokens.toLocaleString("en-US")} tokens), seeds ${plan.seeds.join(", ")}; held-out perplexity on ${results.data.eval!.characters.toLocaleString("en-US")} characters no model trained on. Distilled students mix KD and next-token cross-entropy with KD weight ${plan.kdWeight} unless marked "KD alone". The command ran ${results.minutes.toFixed(0)} minutes (a rerun skips finished stages).`,
     "",
     "## Scratch against distilled (the report's Table 7 beside ours)",
     "",
