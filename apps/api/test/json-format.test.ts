@@ -3,6 +3,7 @@
 // the decoder cannot enforce, or a budget too small for any valid JSON, is a 400 before any
 // stream starts.
 import { Ajv } from "ajv";
+import addFormatsPlugin from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MODEL, postJson, startTestServer, type TestServer } from "./support/test-server.js";
 
@@ -31,6 +32,7 @@ const schemas: Record<string, object> = {
 };
 
 const ajv = new Ajv({ strict: false });
+const addFormats = addFormatsPlugin as unknown as (ajv: Ajv) => Ajv;
 const messages = [{ role: "user" as const, content: "Describe a citizen as JSON." }];
 
 describe("response_format json_schema", () => {
@@ -93,12 +95,45 @@ describe("response_format json_schema", () => {
       model: MODEL,
       messages,
       max_tokens: 10,
-      response_format: { type: "json_schema", json_schema: { name: "s", schema: { type: "string", pattern: "^a+$" } } },
+      response_format: { type: "json_schema", json_schema: { name: "s", schema: { type: "string", pattern: "^(a)\\1$" } } },
     };
     for (const stream of [false, true]) {
       const response = await postJson(`${t.url}/v1/chat/completions`, { ...body, stream });
       expect(response.status).toBe(400);
       expect(response.body.error).toMatchObject({ type: "invalid_request_error", param: "response_format", code: "unsupported_schema" });
+      expect(response.body.error.message).toMatch(/backreference/);
+    }
+    const uri = await postJson(`${t.url}/v1/chat/completions`, { ...body, response_format: { type: "json_schema", json_schema: { name: "s", schema: { type: "string", format: "uri" } } } });
+    expect(uri.status).toBe(400);
+    expect(uri.body.error.message).toMatch(/format "uri" is not supported/);
+  });
+
+  it("bounds, lengths, item counts, patterns and formats hold over seeds (Ajv with ajv-formats)", async () => {
+    const schema = {
+      type: "object",
+      properties: {
+        code: { type: "string", pattern: "^[A-Z]{3}-\\d{2}$" },
+        count: { type: "integer", minimum: 10, maximum: 20, multipleOf: 2 },
+        ratio: { type: "number", exclusiveMinimum: 0, exclusiveMaximum: 1 },
+        words: { type: "array", items: { type: "string", minLength: 2, maxLength: 4 }, minItems: 2, maxItems: 3 },
+        day: { type: "string", format: "date" },
+        host: { type: "string", format: "ipv4" },
+      },
+      required: ["code", "count", "ratio", "words", "day", "host"],
+      additionalProperties: false,
+    };
+    const check = addFormats(new Ajv({ strict: false })).compile(schema);
+    for (const seed of [1, 2, 3]) {
+      const completion = await t.client.chat.completions.create({
+        model: MODEL,
+        messages,
+        max_tokens: 160,
+        seed,
+        temperature: 1,
+        response_format: { type: "json_schema", json_schema: { name: "keywords", schema } },
+      });
+      const value: unknown = JSON.parse(completion.choices[0]!.message.content!);
+      expect(check(value), `${JSON.stringify(value)}: ${JSON.stringify(check.errors)}`).toBe(true);
     }
   });
 });

@@ -161,6 +161,8 @@ function checkSpellable(schema: CompiledSchema, vocabulary: TokenVocabulary): vo
       }
       if (node.free) pending.push(node.free);
     } else if (node.kind === "array") pending.push(node.items);
+    else if (node.kind === "string" && node.automaton) for (const byte of node.automaton.completionBytes()) needed.add(byte);
+    else if (node.kind === "number" && node.bounds) for (const byte of new TextEncoder().encode("-.0123456789")) needed.add(byte);
     else if (node.kind === "literal") for (const value of node.values) for (const byte of value) needed.add(byte);
     else if (node.kind === "union") pending.push(...node.options);
   }

@@ -3,6 +3,8 @@
 // arrays, and startValue, which opens the frame of a schema node from its first byte.
 import { firstBytes, type ArrayNode, type CompiledSchema, type ObjectNode, type SchemaNode } from "./json-schema.js";
 import { CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, nextWhitespace, OPEN_BRACE, OPEN_BRACKET, QUOTE, type Frame, type StepResult } from "./json-frame.js";
+import { BoundedNumberFrame } from "./json-number-frame.js";
+import { PatternStringFrame } from "./json-pattern-frame.js";
 import { LiteralFrame, NumberFrame, StringFrame } from "./json-scalar-frames.js";
 
 /** The bottom frame: one value, then nothing. */
@@ -55,9 +57,10 @@ export function startValue(schema: CompiledSchema, node: SchemaNode, byte: numbe
     case "array":
       return byte === OPEN_BRACKET ? ArrayFrame.open(schema, node) : null;
     case "string":
-      return byte === QUOTE ? StringFrame.open() : null;
+      if (byte !== QUOTE) return null;
+      return node.automaton ? PatternStringFrame.open(node) : StringFrame.open();
     case "number":
-      return NumberFrame.start(node, byte);
+      return node.bounds ? BoundedNumberFrame.start(node, byte) : NumberFrame.start(node, byte);
     case "literal":
       return LiteralFrame.start(node, byte);
     case "union": {
@@ -313,45 +316,70 @@ class ObjectFrame implements Frame {
 
 type ArrayPhase = "open" | "child" | "after" | "comma";
 
+/** An array; `count` is the items started so far, capped where minItems and maxItems stop telling counts apart. */
 class ArrayFrame implements Frame {
   readonly key: string;
   readonly cost: number;
   readonly complete = false;
-  readonly costAfterChild = 1;
+  readonly costAfterChild: number;
 
   private constructor(
     private readonly schema: CompiledSchema,
     private readonly node: ArrayNode,
     private readonly phase: ArrayPhase,
+    private readonly count: number,
     private readonly whitespace: number,
     readonly finished: boolean,
   ) {
-    this.key = `A${node.id}${phase}${whitespace}${finished ? "!" : ""}`;
-    this.cost = finished ? 0 : phase === "comma" ? node.items.shortest.length + 1 : phase === "child" ? 0 : 1;
+    this.key = `A${node.id}${phase}${count}.${whitespace}${finished ? "!" : ""}`;
+    const item = node.items.shortest.length;
+    // Items still owed after this point, each with its comma.
+    const owed = Math.max(0, node.minItems - count);
+    this.costAfterChild = 1 + owed * (item + 1);
+    if (finished || phase === "child") this.cost = 0;
+    else if (phase === "comma") this.cost = item + Math.max(0, owed - 1) * (item + 1) + 1;
+    else if (phase === "open") this.cost = owed === 0 ? 1 : owed * (item + 1);
+    else this.cost = 1 + owed * (item + 1);
   }
 
   static open(schema: CompiledSchema, node: ArrayNode): ArrayFrame {
-    return new ArrayFrame(schema, node, "open", 0, false);
+    return new ArrayFrame(schema, node, "open", 0, 0, false);
   }
 
-  private with(phase: ArrayPhase, whitespace = 0, finished = false): ArrayFrame {
-    return new ArrayFrame(this.schema, this.node, phase, whitespace, finished);
+  private with(phase: ArrayPhase, count = this.count, whitespace = 0, finished = false): ArrayFrame {
+    const cap = this.node.maxItems ?? this.node.minItems;
+    return new ArrayFrame(this.schema, this.node, phase, Math.min(count, cap), whitespace, finished);
+  }
+
+  private get canAdd(): boolean {
+    return this.node.maxItems === null || this.count < this.node.maxItems;
   }
 
   step(byte: number): StepResult {
     if (this.phase === "child") return null;
     const space = nextWhitespace(this.whitespace, byte);
-    if (space !== null) return this.with(this.phase, space);
-    if (byte === CLOSE_BRACKET && this.phase !== "comma") return this.with(this.phase, 0, true);
-    if (byte === COMMA && this.phase === "after") return this.with("comma");
-    if (this.phase === "after") return null;
+    if (space !== null) return this.with(this.phase, this.count, space);
+    if (byte === CLOSE_BRACKET && this.phase !== "comma" && this.count >= this.node.minItems) return this.with(this.phase, this.count, 0, true);
+    if (byte === COMMA && this.phase === "after" && this.canAdd) return this.with("comma");
+    if (this.phase === "after" || !this.canAdd) return null;
     const child = startValue(this.schema, this.node.items, byte);
-    return child ? { self: this.with("child"), child } : null;
+    return child ? { self: this.with("child", this.count + 1), child } : null;
   }
 
   closing(): number[] {
     if (this.finished || this.phase === "child") return [];
-    return this.phase === "comma" ? [...this.node.items.shortest, CLOSE_BRACKET] : [CLOSE_BRACKET];
+    const item = [...this.node.items.shortest];
+    const owed = Math.max(0, this.node.minItems - this.count);
+    if (this.phase === "comma") return [...item, ...this.more(Math.max(0, owed - 1)), CLOSE_BRACKET];
+    if (this.phase === "open" && owed > 0) return [...item, ...this.more(owed - 1), CLOSE_BRACKET];
+    return [...this.more(owed), CLOSE_BRACKET];
+  }
+
+  /** `n` more items, each after a comma. */
+  private more(n: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) out.push(COMMA, ...this.node.items.shortest);
+    return out;
   }
 
   childDone(): Frame {
@@ -359,6 +387,6 @@ class ArrayFrame implements Frame {
   }
 
   closingAfterChild(): number[] {
-    return [CLOSE_BRACKET];
+    return [...this.more(Math.max(0, this.node.minItems - this.count)), CLOSE_BRACKET];
   }
 }

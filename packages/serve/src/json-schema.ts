@@ -1,8 +1,11 @@
 // A JSON Schema compiled to the value grammar the constrained decoder walks. Supported: type
-// (one or a list), object (properties, required, additionalProperties), array (items), string,
-// number, integer, boolean, null, enum, const, anyOf whose branches start with different bytes,
-// and local $ref into $defs/definitions (not recursive). Annotations (title, description ...) are
-// ignored; any other keyword throws UnsupportedSchemaError, since the output could break it.
+// (one or a list), object (properties, required, additionalProperties), array (items, minItems,
+// maxItems), string (minLength, maxLength, pattern, format: see json-regex.ts and json-formats.ts),
+// number and integer (minimum, maximum, exclusiveMinimum, exclusiveMaximum in draft 6+ and draft 4
+// form; multipleOf on integers), boolean, null, enum, const, anyOf whose branches start with
+// different bytes, and local $ref into $defs/definitions (not recursive). Annotations (title,
+// description ...) are ignored; any other keyword throws UnsupportedSchemaError, since the output
+// could break it.
 //
 // Objects with declared properties only ever get those (valid whatever additionalProperties
 // says); objects without get free string keys. Each node carries its shortest JSON text, which
@@ -13,6 +16,10 @@
 // the nesting of schemas and the number compiled, $ref expansions included, so neither a deep
 // schema nor references that fan out exponentially can exhaust the stack, the heap or the time.
 import { UnsupportedSchemaError } from "./errors.js";
+import { formatPattern } from "./json-formats.js";
+import { BoundedNumberFrame, SCALE_DIGITS } from "./json-number-frame.js";
+import { compileRegex, type RegexComponent } from "./json-regex.js";
+import { StringAutomaton } from "./json-string-automaton.js";
 
 /**
  * What a response_format schema may hold. Generous next to OpenAI's structured outputs (10 levels
@@ -61,15 +68,38 @@ export interface ObjectNode extends NodeBase {
 export interface ArrayNode extends NodeBase {
   readonly kind: "array";
   readonly items: SchemaNode;
+  readonly minItems: number;
+  readonly maxItems: number | null;
 }
 
 export interface StringNode extends NodeBase {
   readonly kind: "string";
+  /** pattern, format, minLength, maxLength; absent for a plain string. */
+  readonly automaton?: StringAutomaton;
+}
+
+/** A bounded number's cheapest completion from a prefix (json-number-frame.ts). */
+export interface NumberVerdict {
+  cost: number;
+  closing: number[];
+  /** Every completion is in bounds. */
+  free: boolean;
+}
+
+/** Bounds in units of 10^-SCALE_DIGITS, inclusive; null for none. */
+export interface NumberBounds {
+  readonly lo: bigint | null;
+  readonly hi: bigint | null;
+  /** Integers only, in units. */
+  readonly multipleOf: bigint | null;
+  /** Verdicts per prefix, shared by the requests that use the schema. */
+  readonly memo: Map<string, NumberVerdict>;
 }
 
 export interface NumberNode extends NodeBase {
   readonly kind: "number";
   readonly integer: boolean;
+  readonly bounds?: NumberBounds;
 }
 
 /** A finite set of JSON texts: enum, const, booleans, null. */
@@ -91,7 +121,19 @@ export interface CompiledSchema {
 }
 
 const ANNOTATIONS = new Set(["title", "description", "$schema", "$id", "$comment", "default", "examples", "deprecated", "readOnly", "writeOnly", "$defs", "definitions", "strict"]);
-const STRUCTURE = new Set(["type", "properties", "required", "additionalProperties", "items", "enum", "const", "anyOf", "$ref"]);
+const STRUCTURE = new Set([
+  "type",
+  "properties",
+  "required",
+  "additionalProperties",
+  "items",
+  "enum",
+  "const",
+  "anyOf",
+  "$ref",
+  ...["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"],
+  ...["minItems", "maxItems", "minLength", "maxLength", "pattern", "format"],
+]);
 const TYPES = ["object", "array", "string", "number", "integer", "boolean", "null"] as const;
 type TypeName = (typeof TYPES)[number];
 
@@ -153,7 +195,7 @@ class SchemaCompiler {
     const anyNode: AnyNode = { id: this.id(), kind: "any", shortest: utf8("0") };
     const anyParts = {
       object: this.objectNode([], anyNode),
-      array: { id: this.id(), kind: "array", items: anyNode, shortest: utf8("[]") } as ArrayNode,
+      array: { id: this.id(), kind: "array", items: anyNode, minItems: 0, maxItems: null, shortest: utf8("[]") } as ArrayNode,
       string: { id: this.id(), kind: "string", shortest: utf8('""') } as StringNode,
       number: { id: this.id(), kind: "number", integer: false, shortest: utf8("0") } as NumberNode,
       literals: this.literalNode(["true", "false", "null"].map(utf8)),
@@ -180,6 +222,7 @@ class SchemaCompiler {
     if (schema.$ref !== undefined) return this.reference(schema, path, depth);
     if (schema.anyOf !== undefined) return this.anyOf(schema, path, depth);
     const types = this.types(schema, path);
+    if (schema.format !== undefined && !types.has("string")) throw new UnsupportedSchemaError(`${path}/format`, "format is supported on strings only");
     if (schema.const !== undefined || schema.enum !== undefined) return this.enumeration(schema, types, path);
     const nodes = [...types].filter((type) => !(type === "integer" && types.has("number"))).map((type) => this.typed(type, schema, path, depth));
     return nodes.length === 1 ? nodes[0]! : this.union(nodes, path);
@@ -204,20 +247,58 @@ class SchemaCompiler {
     switch (type) {
       case "object":
         return this.object(schema, path, depth);
-      case "array": {
-        const items = this.node(schema.items === undefined ? true : schema.items, `${path}/items`, depth + 1);
-        return { id: this.id(), kind: "array", items, shortest: utf8("[]") };
-      }
+      case "array":
+        return this.array(schema, path, depth);
       case "string":
-        return { id: this.id(), kind: "string", shortest: utf8('""') };
+        return this.string(schema, path);
       case "number":
       case "integer":
-        return { id: this.id(), kind: "number", integer: type === "integer", shortest: utf8("0") };
+        return this.number(schema, type === "integer", path);
       case "boolean":
         return this.literalNode([utf8("true"), utf8("false")]);
       case "null":
         return this.literalNode([utf8("null")]);
     }
+  }
+
+  private array(schema: Record<string, unknown>, path: string, depth: number): ArrayNode {
+    const items = this.node(schema.items === undefined ? true : schema.items, `${path}/items`, depth + 1);
+    const minItems = count(schema.minItems, `${path}/minItems`) ?? 0;
+    const maxItems = count(schema.maxItems, `${path}/maxItems`);
+    if (maxItems !== null && maxItems < minItems) throw new UnsupportedSchemaError(path, "maxItems is below minItems: no array satisfies both");
+    if (minItems > 0 && items.kind === "any" && schema.items === false) throw new UnsupportedSchemaError(path, "no array satisfies minItems");
+    const parts = Array.from({ length: minItems }, () => [...items.shortest]);
+    const shortest = Uint8Array.from([0x5b, ...parts.flatMap((part, i) => (i === 0 ? part : [0x2c, ...part])), 0x5d]);
+    return { id: this.id(), kind: "array", items, minItems, maxItems, shortest };
+  }
+
+  private string(schema: Record<string, unknown>, path: string): StringNode {
+    const minLength = count(schema.minLength, `${path}/minLength`) ?? 0;
+    let maxLength = count(schema.maxLength, `${path}/maxLength`);
+    const components: RegexComponent[] = [];
+    if (schema.pattern !== undefined) {
+      if (typeof schema.pattern !== "string") throw new UnsupportedSchemaError(`${path}/pattern`, "expected a string");
+      components.push(...compileRegex(schema.pattern, `${path}/pattern`));
+    }
+    if (schema.format !== undefined) {
+      const format = formatPattern(schema.format, path);
+      components.push(...compileRegex(format.pattern, `${path}/format`));
+      if (format.maxLength !== undefined) maxLength = Math.min(maxLength ?? format.maxLength, format.maxLength);
+    }
+    if (components.length === 0 && minLength === 0 && maxLength === null) return { id: this.id(), kind: "string", shortest: utf8('""') };
+    if (components.length === 0) components.push(...compileRegex("", path));
+    const automaton = new StringAutomaton(components, { minLength, maxLength }, path);
+    const text = String.fromCodePoint(...automaton.completion(0, 0));
+    return { id: this.id(), kind: "string", automaton, shortest: utf8(JSON.stringify(text)) };
+  }
+
+  private number(schema: Record<string, unknown>, integer: boolean, path: string): NumberNode {
+    const bounds = numberBounds(schema, integer, path);
+    if (!bounds) return { id: this.id(), kind: "number", integer, shortest: utf8("0") };
+    const node: NumberNode = { id: this.id(), kind: "number", integer, bounds, shortest: utf8("0") };
+    const shortest = shortestNumber(node);
+    if (!shortest) throw new UnsupportedSchemaError(path, `no ${integer ? "integer" : "number"} of at most 16 digits satisfies the bounds`);
+    return { ...node, shortest };
   }
 
   private object(schema: Record<string, unknown>, path: string, depth: number): SchemaNode {
@@ -257,7 +338,7 @@ class SchemaCompiler {
   private enumeration(schema: Record<string, unknown>, types: Set<TypeName>, path: string): SchemaNode {
     const values = schema.const !== undefined ? [schema.const] : schema.enum;
     if (!Array.isArray(values) || values.length === 0) throw new UnsupportedSchemaError(`${path}/enum`, "expected a non-empty list");
-    const allowed = values.filter((value) => types.has(jsonType(value)) || (jsonType(value) === "integer" && types.has("number")));
+    const allowed = values.filter((value) => (types.has(jsonType(value)) || (jsonType(value) === "integer" && types.has("number"))) && satisfiesKeywords(value, schema));
     if (allowed.length === 0) throw new UnsupportedSchemaError(path, "no enum value has an allowed type");
     this.literals += allowed.length;
     if (this.literals > SCHEMA_LIMITS.literals) throw new UnsupportedSchemaError(path, `the schema has more than the limit of ${SCHEMA_LIMITS.literals} enum and const values`);
@@ -356,4 +437,129 @@ function preview(value: unknown): string {
 
 function clip(text: string): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** A non-negative integer keyword (minItems ...), or null when absent. */
+function count(value: unknown, path: string): number | null {
+  if (value === undefined) return null;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) throw new UnsupportedSchemaError(path, "expected a non-negative integer");
+  if (value > 100_000) throw new UnsupportedSchemaError(path, "values above 100000 are not supported");
+  return value;
+}
+
+const UNIT = 10n ** BigInt(SCALE_DIGITS);
+
+/** A JSON number as an exact count of 10^-16 units, rounded down (up with `ceil`). */
+function toUnits(value: number, ceil: boolean): bigint {
+  const [mantissa, exponentText] = value.toExponential().split("e") as [string, string];
+  const negative = mantissa.startsWith("-");
+  const [whole, fraction = ""] = mantissa.replace("-", "").split(".") as [string, string?];
+  const shift = Number(exponentText) - fraction.length + SCALE_DIGITS;
+  const digits = BigInt(whole + fraction);
+  let magnitude: bigint;
+  let exact = true;
+  if (shift >= 0) magnitude = digits * 10n ** BigInt(shift);
+  else {
+    const divisor = 10n ** BigInt(-shift);
+    magnitude = digits / divisor;
+    exact = digits % divisor === 0n;
+  }
+  const towardZero = negative ? -magnitude : magnitude;
+  if (exact) return towardZero;
+  if (ceil) return negative ? towardZero : towardZero + 1n;
+  return negative ? towardZero - 1n : towardZero;
+}
+
+function floorDiv(a: bigint, b: bigint): bigint {
+  return a / b - (a % b !== 0n && a < 0n ? 1n : 0n);
+}
+
+function ceilDiv(a: bigint, b: bigint): bigint {
+  return a / b + (a % b !== 0n && a > 0n ? 1n : 0n);
+}
+
+function numberBounds(schema: Record<string, unknown>, integer: boolean, path: string): NumberBounds | null {
+  const keys = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"] as const;
+  if (keys.every((key) => schema[key] === undefined)) return null;
+  const numeric = (key: (typeof keys)[number]): number | undefined => {
+    const value = schema[key];
+    if (value === undefined || typeof value === "boolean") return undefined;
+    if (typeof value !== "number" || !Number.isFinite(value)) throw new UnsupportedSchemaError(`${path}/${key}`, "expected a number");
+    return value;
+  };
+  // Draft 4 writes exclusiveMinimum: true next to minimum.
+  for (const key of ["exclusiveMinimum", "exclusiveMaximum"] as const) {
+    const value = schema[key];
+    if (typeof value === "boolean" && value && schema[key === "exclusiveMinimum" ? "minimum" : "maximum"] === undefined) {
+      throw new UnsupportedSchemaError(`${path}/${key}`, `${key}: true needs ${key === "exclusiveMinimum" ? "minimum" : "maximum"}`);
+    }
+  }
+  let lo: bigint | null = null;
+  let hi: bigint | null = null;
+  const raise = (candidate: bigint) => (lo = lo === null || candidate > lo ? candidate : lo);
+  const lower = (candidate: bigint) => (hi = hi === null || candidate < hi ? candidate : hi);
+  const minimum = numeric("minimum");
+  const maximum = numeric("maximum");
+  const exclusiveMinimum = numeric("exclusiveMinimum");
+  const exclusiveMaximum = numeric("exclusiveMaximum");
+  if (minimum !== undefined) {
+    if (schema.exclusiveMinimum === true) raise(toUnits(minimum, false) + 1n);
+    else raise(toUnits(minimum, true));
+  }
+  if (maximum !== undefined) {
+    if (schema.exclusiveMaximum === true) lower(toUnits(maximum, true) - 1n);
+    else lower(toUnits(maximum, false));
+  }
+  if (exclusiveMinimum !== undefined) raise(toUnits(exclusiveMinimum, false) + 1n);
+  if (exclusiveMaximum !== undefined) lower(toUnits(exclusiveMaximum, true) - 1n);
+  let multipleOf: bigint | null = null;
+  const step = numeric("multipleOf");
+  if (step !== undefined) {
+    if (!integer || !Number.isInteger(step) || step <= 0) throw new UnsupportedSchemaError(`${path}/multipleOf`, "multipleOf is supported on integers, as a positive integer");
+    multipleOf = BigInt(step) * UNIT;
+  }
+  if (integer) {
+    // Integers: bounds on whole units, so the grid search never meets a fractional bound.
+    if (lo !== null) lo = ceilDiv(lo, UNIT) * UNIT;
+    if (hi !== null) hi = floorDiv(hi, UNIT) * UNIT;
+  }
+  return { lo, hi, multipleOf, memo: new Map() };
+}
+
+function shortestNumber(node: NumberNode): Uint8Array | null {
+  let best: number[] | null = null;
+  for (const byte of utf8("-0123456789")) {
+    const frame = BoundedNumberFrame.start(node, byte);
+    if (!frame) continue;
+    const text = [byte, ...frame.closing()];
+    if (!best || text.length < best.length) best = text;
+  }
+  return best ? Uint8Array.from(best) : null;
+}
+
+const codePoints = (text: string): number => Array.from(text).length;
+
+/** An enum or const value also meets the schema's other keywords (Ajv checks them all). */
+function satisfiesKeywords(value: unknown, schema: Record<string, unknown>): boolean {
+  const num = (key: string): number | undefined => (typeof schema[key] === "number" ? (schema[key] as number) : undefined);
+  if (typeof value === "number") {
+    const { minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf } = { minimum: num("minimum"), maximum: num("maximum"), exclusiveMinimum: num("exclusiveMinimum"), exclusiveMaximum: num("exclusiveMaximum"), multipleOf: num("multipleOf") };
+    if (minimum !== undefined && (schema.exclusiveMinimum === true ? value <= minimum : value < minimum)) return false;
+    if (maximum !== undefined && (schema.exclusiveMaximum === true ? value >= maximum : value > maximum)) return false;
+    if (exclusiveMinimum !== undefined && value <= exclusiveMinimum) return false;
+    if (exclusiveMaximum !== undefined && value >= exclusiveMaximum) return false;
+    if (multipleOf !== undefined && !Number.isInteger(value / multipleOf)) return false;
+  }
+  if (typeof value === "string") {
+    const length = codePoints(value);
+    if (typeof schema.minLength === "number" && length < schema.minLength) return false;
+    if (typeof schema.maxLength === "number" && length > schema.maxLength) return false;
+    if (typeof schema.pattern === "string" && !new RegExp(schema.pattern, "u").test(value)) return false;
+    if (schema.format !== undefined && !new RegExp(formatPattern(schema.format, "").pattern, "u").test(value)) return false;
+  }
+  if (Array.isArray(value)) {
+    if (typeof schema.minItems === "number" && value.length < schema.minItems) return false;
+    if (typeof schema.maxItems === "number" && value.length > schema.maxItems) return false;
+  }
+  return true;
 }
