@@ -50,7 +50,7 @@ describe("malformed requests get 400 and the server keeps serving", () => {
     ["top_logprobs above 20", { ...valid, logprobs: true, top_logprobs: 21 }, "top_logprobs"],
     ["an unknown response_format", { ...valid, response_format: { type: "yaml" } }, "response_format.type"],
     ["json_schema without its name", { ...valid, response_format: { type: "json_schema", json_schema: { schema: {} } } }, "response_format.json_schema.name"],
-    ["tools", { ...valid, tools: [{ type: "function", function: { name: "f" } }] }, "tools"],
+    ["an unsupported tool type", { ...valid, tools: [{ type: "code_interpreter" }] }, "tools[0].type"],
     ["turns that do not alternate", { ...valid, messages: [{ role: "user", content: "a" }, { role: "user", content: "b" }] }, "messages"],
     ["an assistant message last", { ...valid, messages: [{ role: "user", content: "a" }, { role: "assistant", content: "b" }] }, "messages[1].role"],
   ])("%s", async (_, body, param) => {

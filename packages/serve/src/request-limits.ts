@@ -44,6 +44,13 @@ export const REQUEST_LIMITS = {
    * token, at a cost that grows with the square of its length (real ones are a few characters).
    */
   stopStringLength: { min: 1, max: 512, integer: true },
+  /**
+   * Function tools per request (OpenAI's ceiling). Each is rendered into the prompt, so the
+   * context length bounds them further; a forced call compiles each candidate's schema.
+   */
+  tools: { min: 0, max: 128, integer: true },
+  /** Characters of a function name: OpenAI's pattern, ^[a-zA-Z0-9_-]{1,64}$. */
+  toolName: { min: 1, max: 64, integer: true },
   /** Choices per HTTP request (OpenAI's `n`); each is one engine request. */
   choices: { min: 1, max: 8, integer: true },
 } as const satisfies Record<string, RequestLimit>;

@@ -7,6 +7,7 @@
 import { randomInt } from "node:crypto";
 import type { CompletionRequest } from "../types.js";
 import { invalidRequest } from "./errors.js";
+import type { Completer } from "./forced-call.js";
 import type { ResponseFormatInput } from "./schemas.js";
 import type { ServedModel } from "./served-model.js";
 
@@ -31,6 +32,8 @@ export interface GenerationPlan {
   n: number;
   /** One engine request per choice, all ending when `signal` fires. */
   requests(signal: AbortSignal): CompletionRequest[];
+  /** Runs each choice's request when it is more than one engine request (a forced tool call). */
+  complete?: Completer | undefined;
 }
 
 export interface PlanOptions {
@@ -44,6 +47,8 @@ export interface PlanOptions {
   promptParams: readonly string[];
   /** Score each prompt with this many alternatives per token; undefined when not asked for. */
   promptLogprobs?: number | undefined;
+  /** How each choice runs; default one engine request. */
+  complete?: Completer | undefined;
 }
 
 export function planGeneration(body: SamplingFields, model: ServedModel, prompts: readonly number[][], options: PlanOptions): GenerationPlan {
@@ -53,6 +58,7 @@ export function planGeneration(body: SamplingFields, model: ServedModel, prompts
   const sampling = samplingOf(body);
   return {
     n,
+    complete: options.complete,
     requests: (signal) => bases.flatMap((base) => Array.from({ length: n }, (_, index) => ({ ...base, sampling: { ...sampling, seed: seed + index }, signal }))),
   };
 }

@@ -4,8 +4,9 @@
 // (the OpenAI SDKs raise it) and the end of the stream.
 import { randomBytes } from "node:crypto";
 import type { FastifyBaseLogger, FastifyReply } from "fastify";
-import type { CompletionChunk } from "../types.js";
+import type { CompletionChunk, CompletionRequest } from "../types.js";
 import { ApiError, fromServeError, serverError, shuttingDown } from "./errors.js";
+import type { ToolCallChunk } from "./forced-call.js";
 import type { GenerationPlan } from "./generation-plan.js";
 import type { RequestMetrics } from "./metrics.js";
 import type { ActiveRequest } from "./request-slots.js";
@@ -26,8 +27,14 @@ export interface Wire {
   /** Events that open a choice's stream (chat: the assistant role). */
   opening(meta: ResponseMeta, index: number): object[];
   /** Events for one engine chunk of choice `index`. */
-  chunk(meta: ResponseMeta, index: number, chunk: CompletionChunk): object[];
+  chunk(meta: ResponseMeta, index: number, chunk: ToolCallChunk): object[];
   usage(meta: ResponseMeta, usage: OpenAiUsage): object;
+  /**
+   * Events that end a stream in place of the usage event (the Responses API's response.completed).
+   * With it the stream is the Responses API's: each event named by its `type` (`event:` lines),
+   * a failure an `error` event, and no [DONE] terminator.
+   */
+  end?(meta: ResponseMeta, usage: OpenAiUsage): object[];
 }
 
 export interface RespondOptions {
@@ -42,15 +49,20 @@ export interface RespondOptions {
 }
 
 export async function respond(reply: FastifyReply, wire: Wire, options: RespondOptions): Promise<object | undefined> {
-  const meta: ResponseMeta = { id: `${wire.idPrefix}-${randomBytes(12).toString("hex")}`, created: Math.floor(Date.now() / 1000), model: options.model.id };
+  // OpenAI's chat and completion ids join with "-", the Responses API's ("resp_") with "_".
+  const separator = wire.idPrefix.endsWith("_") ? "" : "-";
+  const meta: ResponseMeta = { id: `${wire.idPrefix}${separator}${randomBytes(12).toString("hex")}`, created: Math.floor(Date.now() / 1000), model: options.model.id };
   const { active, metrics } = options;
   if (metrics) metrics.model = options.model.id;
   const requests = options.plan.requests(active.signal);
   const abortAll = () => active.abort("failed");
+  const { complete } = options.plan;
+  const engine = options.model.engine;
+  const runner = complete ? { complete: (request: CompletionRequest) => complete(engine, request) } : engine;
   const observe = metrics && ((index: number, chunk: CompletionChunk) => metrics.chunk(index, chunk));
   if (!options.stream) {
     try {
-      const { choices, usage } = await collectChoices(options.model.engine, requests, abortAll, observe, options.plan.n);
+      const { choices, usage } = await collectChoices(runner, requests, abortAll, observe, options.plan.n);
       if (metrics) metrics.usage = usage;
       return wire.body(meta, choices, usage);
     } catch (error) {
@@ -67,24 +79,35 @@ export async function respond(reply: FastifyReply, wire: Wire, options: RespondO
     sse.open();
   };
   const started = requests.map(() => false);
+  const named = wire.end !== undefined;
+  const send = (event: object) => (named ? sse.sendNamed((event as { type: string }).type, event) : sse.send(event));
   try {
-    const usage = await runChoices(options.model.engine, requests, abortAll, async (index, chunk) => {
+    const usage = await runChoices(runner, requests, abortAll, async (index, chunk) => {
       observe?.(index, chunk);
       openStream();
       if (!started[index]) {
         started[index] = true;
-        for (const event of wire.opening(meta, index)) await sse.send(event);
+        for (const event of wire.opening(meta, index)) await send(event);
       }
-      for (const event of wire.chunk(meta, index, chunk)) await sse.send(event);
+      for (const event of wire.chunk(meta, index, chunk)) await send(event);
     }, options.plan.n);
     openStream();
     if (metrics) metrics.usage = usage;
-    if (options.includeUsage) await sse.send(wire.usage(meta, usage));
-    await sse.done();
+    if (wire.end) {
+      for (const event of wire.end(meta, usage)) await send(event);
+      sse.end();
+    } else {
+      if (options.includeUsage) await sse.send(wire.usage(meta, usage));
+      await sse.done();
+    }
   } catch (error) {
     const apiError = failure(error, active, options.log);
     if (!sse.opened) throw apiError;
-    if (active.cause !== "client_closed") await sse.send(apiError.toJSON());
+    if (active.cause !== "client_closed") {
+      // The SDKs raise an event whose data has `error`; the Responses API's error event also has its fields at the top.
+      const body = apiError.toJSON();
+      await (named ? sse.sendNamed("error", { ...body.error, ...body, type: "error" }) : sse.send(body));
+    }
     sse.end();
   }
   return undefined;

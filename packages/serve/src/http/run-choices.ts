@@ -2,7 +2,12 @@
 // hands every chunk to a callback as it arrives, tagged with its choice index. One failing choice
 // aborts the others, and the usage promises are always awaited, so nothing rejects unobserved.
 import type { CompletionChunk, CompletionRequest, CompletionUsage } from "../types.js";
-import type { ServingEngine } from "./served-model.js";
+import type { ToolCallChunk } from "./forced-call.js";
+
+/** What runs a choice: the engine, or a plan's composition of engine requests. */
+export interface ChoiceRunner {
+  complete(request: CompletionRequest): { chunks: AsyncIterable<ToolCallChunk>; usage: Promise<CompletionUsage> };
+}
 
 export interface OpenAiUsage {
   prompt_tokens: number;
@@ -11,14 +16,14 @@ export interface OpenAiUsage {
   prompt_tokens_details: { cached_tokens: number };
 }
 
-export type ChunkHandler = (index: number, chunk: CompletionChunk) => void | Promise<void>;
+export type ChunkHandler = (index: number, chunk: ToolCallChunk) => void | Promise<void>;
 
 /**
  * Streams every choice through `onChunk`; resolves to the summed usage when all have ended.
  * `n`: choices per prompt (consecutive choices share a prompt); default all of them.
  */
 export async function runChoices(
-  engine: ServingEngine,
+  engine: ChoiceRunner,
   requests: readonly CompletionRequest[],
   abortAll: () => void,
   onChunk: ChunkHandler,
@@ -67,23 +72,29 @@ export interface CollectedChoice {
   logprobs: NonNullable<CompletionChunk["logprobs"]>;
   /** The scored prompt, when the request asked for it. */
   promptLogprobs?: NonNullable<CompletionChunk["promptLogprobs"]>;
+  /** Every id generated (stop tokens included). */
+  tokenIds: number[];
+  /** A forced tool call: `text` is its arguments. */
+  toolCall?: { id: string; name: string };
 }
 
 /** `observe`, when given, sees every chunk as it arrives (the metrics' token timing). */
 export async function collectChoices(
-  engine: ServingEngine,
+  engine: ChoiceRunner,
   requests: readonly CompletionRequest[],
   abortAll: () => void,
   observe?: (index: number, chunk: CompletionChunk) => void,
   n = requests.length,
 ): Promise<{ choices: CollectedChoice[]; usage: OpenAiUsage }> {
-  const choices: CollectedChoice[] = requests.map(() => ({ text: "", finishReason: "stop", logprobs: [] }));
+  const choices: CollectedChoice[] = requests.map(() => ({ text: "", finishReason: "stop", logprobs: [], tokenIds: [] }));
   const usage = await runChoices(engine, requests, abortAll, (index, chunk) => {
     observe?.(index, chunk);
     const choice = choices[index]!;
     choice.text += chunk.text;
+    choice.tokenIds.push(...chunk.tokenIds);
     if (chunk.logprobs) choice.logprobs.push(...chunk.logprobs);
     if (chunk.promptLogprobs) choice.promptLogprobs = chunk.promptLogprobs;
+    if (chunk.toolCall) choice.toolCall = chunk.toolCall;
     if (chunk.finishReason) choice.finishReason = chunk.finishReason;
   }, n);
   return { choices, usage };

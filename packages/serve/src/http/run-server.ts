@@ -1,7 +1,7 @@
 // Running the server as a program: load the named model folders, listen, announce the address,
 // and shut down gracefully on SIGTERM / SIGINT (stop accepting, let in-flight requests finish
 // within the grace period, exit 0). Used by apps/api's bin (gemma-ts-api) and by `gemma-ts serve`.
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { ConfigurationError } from "./errors.js";
 import { loadServedModel, type EngineSettings, type LoadOptions } from "./model-loader.js";
@@ -9,7 +9,9 @@ import { isSafeModelName } from "./model-registry.js";
 import { closeServedModel, type ServedModel } from "./served-model.js";
 import { createServer, type GemmaServer, type ServerOptions } from "./server.js";
 
-export interface RunServerOptions extends Pick<ServerOptions, "apiKey" | "maxBodyBytes" | "maxTokensLimit" | "maxConcurrent" | "shutdownGraceMs"> {
+export interface RunServerOptions extends Pick<ServerOptions, "apiKey" | "maxBodyBytes" | "maxTokensLimit" | "maxConcurrent" | "shutdownGraceMs" | "toolPromptTemplate"> {
+  /** A text file holding the tool prompt template (read at start; toolPromptTemplate wins). */
+  toolPromptFile?: string;
   /** Model folders loaded at start, each served under its folder name. */
   models?: readonly string[];
   /** A directory whose model folders are served, each loaded on first request. */
@@ -35,11 +37,13 @@ export async function runServer(options: RunServerOptions): Promise<{ server: Ge
     loaded.push(await loadServedModel(folder, { id, ...options.engine, ...(progress ? { onProgress: progress } : {}) }));
   }
   if (options.modelDir !== undefined && !(await stat(options.modelDir)).isDirectory()) throw new ConfigurationError(`${options.modelDir} is not a directory`);
+  const toolPromptTemplate = options.toolPromptTemplate ?? (options.toolPromptFile !== undefined ? await readToolPrompt(options.toolPromptFile) : undefined);
   const server = createServer({
     models: loaded,
     ...(options.modelDir !== undefined ? { modelDir: options.modelDir } : {}),
     ...(options.engine ? { engine: options.engine } : {}),
     ...pick(options, ["apiKey", "maxBodyBytes", "maxTokensLimit", "maxConcurrent", "shutdownGraceMs"]),
+    ...(toolPromptTemplate !== undefined ? { toolPromptTemplate } : {}),
     logger: { level: options.logLevel ?? "warn" },
   });
   const { url } = await server.listen(options.port, options.host);
@@ -66,4 +70,12 @@ function pick<T extends object, K extends keyof T>(object: T, keys: readonly K[]
   const picked: Partial<Pick<T, K>> = {};
   for (const key of keys) if (object[key] !== undefined) picked[key] = object[key];
   return picked;
+}
+
+async function readToolPrompt(file: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (error) {
+    throw new ConfigurationError(`cannot read the tool prompt template ${file}: ${(error as Error).message}`);
+  }
 }

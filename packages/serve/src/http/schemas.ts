@@ -1,7 +1,7 @@
 // The request bodies of /v1/chat/completions and /v1/completions as zod schemas, field for field
 // as OpenAI documents them (null accepted wherever OpenAI accepts it, since SDKs send nulls).
 // Unknown fields are dropped, as vLLM does, so clients that send extras keep working; fields whose
-// meaning this server cannot honour (tools, logit_bias, suffix, ...) are rejected, not ignored.
+// meaning this server cannot honour (logit_bias, suffix, legacy functions, ...) are rejected, not ignored.
 // Every numeric range is the package's REQUEST_LIMITS, the table the engine and the CLI check too.
 import { z } from "zod";
 import { checkSchemaDocument } from "../json-schema.js";
@@ -56,11 +56,36 @@ const common = {
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 
-const chatMessage = z.object({
-  role: z.enum(["system", "developer", "user", "assistant"]),
-  content: z.union([z.string(), z.array(textPart).min(1)]),
-  name: z.string().nullish(),
+const toolCall = z.object({
+  id: z.string().min(1),
+  type: z.literal("function"),
+  function: z.object({ name: z.string().min(1), arguments: z.string() }),
 });
+
+/**
+ * Which message needs which field (content, tool_call_id) depends on its role; chat-prompt.ts
+ * checks that, naming the message, so the schema only checks types.
+ */
+const chatMessage = z.object({
+  role: z.enum(["system", "developer", "user", "assistant", "tool"]),
+  content: z.union([z.string(), z.array(textPart).min(1)]).nullish(),
+  name: z.string().nullish(),
+  tool_calls: z.array(toolCall).nullish(),
+  tool_call_id: z.string().nullish(),
+});
+
+/** A function as chat completions declare it: {type: "function", function: {...}}. */
+export const functionDefinition = z.object({
+  name: z.string().regex(/^[a-zA-Z0-9_-]+$/, "expected letters, digits, _ and - only").min(REQUEST_LIMITS.toolName.min).max(REQUEST_LIMITS.toolName.max),
+  description: z.string().nullish(),
+  parameters: z.record(z.string(), z.unknown()).nullish(),
+  strict: z.boolean().nullish(),
+});
+
+const toolChoice = z.union([
+  z.enum(["none", "auto", "required"]),
+  z.object({ type: z.literal("function"), function: z.object({ name: z.string().min(1) }) }),
+]);
 
 export const chatCompletionRequest = z.object({
   ...common,
@@ -68,7 +93,10 @@ export const chatCompletionRequest = z.object({
   max_completion_tokens: limited(REQUEST_LIMITS.maxTokens).nullish(),
   logprobs: z.boolean().nullish(),
   top_logprobs: limited(REQUEST_LIMITS.topLogprobs).nullish(),
+  /** Each tool's type is checked by chat-tools.ts, so an unsupported type gets its own message. */
   tools: z.array(z.unknown()).nullish(),
+  tool_choice: toolChoice.nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
   functions: z.array(z.unknown()).nullish(),
 });
 
@@ -106,10 +134,17 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   throw fromZodError(result.error);
 }
 
-function fromZodError(error: z.ZodError): ApiError {
+/** Parses a part of a body found at `prefix` ("tools[0].function"), or throws a 400 naming the field. */
+export function parseAt<T>(schema: z.ZodType<T>, value: unknown, prefix: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw fromZodError(result.error, prefix);
+}
+
+function fromZodError(error: z.ZodError, prefix = ""): ApiError {
   const issue = error.issues[0];
   if (!issue) return invalidRequest("Invalid request body.");
-  const param = issue.path.reduce<string>((path, key) => (typeof key === "number" ? `${path}[${key}]` : path ? `${path}.${String(key)}` : String(key)), "");
+  const param = issue.path.reduce<string>((path, key) => (typeof key === "number" ? `${path}[${key}]` : path ? `${path}.${String(key)}` : String(key)), prefix);
   // zod reports a missing field as a type error whose received type is undefined.
   if (issue.code === "invalid_type" && /received undefined$/.test(issue.message)) {
     return invalidRequest(`Missing required parameter: '${param}'.`, param, "missing_required_parameter");
@@ -120,7 +155,7 @@ function fromZodError(error: z.ZodError): ApiError {
 
 function rejectUnsupported(body: Record<string, unknown>): void {
   const nonEmpty = (value: unknown) => (Array.isArray(value) ? value.length > 0 : value !== null && typeof value === "object" ? Object.keys(value).length > 0 : false);
-  for (const field of ["tools", "functions", "logit_bias"]) {
+  for (const field of ["functions", "logit_bias"]) {
     if (nonEmpty(body[field])) throw invalidRequest(`'${field}' is not supported by this server.`, field, "unsupported_parameter");
   }
   if (body.max_tokens === 0 && body.echo !== true) {

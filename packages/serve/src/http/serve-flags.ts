@@ -21,6 +21,7 @@ export interface ServeFlags {
   maxTokensLimit: number;
   maxConcurrent: number;
   logLevel: string;
+  toolPrompt?: string;
 }
 
 export const integerFlag = (name: string, min: number) => (value: string) => {
@@ -53,7 +54,8 @@ export function addServeFlags(command: Command): Command {
     .option("--quantize <type>", "quantize the weights while loading: q8 or q4 (llama.cpp's Q8_0 / Q4_0 rounding)", quantizeFlag)
     .option("--max-tokens-limit <n>", "largest max_tokens a request may ask for", integerFlag("--max-tokens-limit", 1), 2048)
     .option("--max-concurrent <n>", "requests in flight before 429", integerFlag("--max-concurrent", 1), 64)
-    .option("--log-level <level>", "fatal, error, warn, info or debug", "warn");
+    .option("--log-level <level>", "fatal, error, warn, info or debug", "warn")
+    .option("--tool-prompt <file>", "a text file replacing the words around the tool list in prompts with tools ({{tools}}, {{rules}})");
 }
 
 /** The environment variables the serving flags fall back on. */
@@ -81,5 +83,6 @@ export function serverOptionsFromFlags(flags: ServeFlags, models: readonly strin
     maxTokensLimit: flags.maxTokensLimit,
     maxConcurrent: flags.maxConcurrent,
     logLevel: flags.logLevel,
+    ...(flags.toolPrompt !== undefined ? { toolPromptFile: flags.toolPrompt } : {}),
   };
 }

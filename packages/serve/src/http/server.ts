@@ -1,5 +1,5 @@
 // createServer: the OpenAI-compatible HTTP server on Fastify. Routes: POST /v1/chat/completions,
-// POST /v1/completions, GET /v1/models(/:model), GET /health, GET /metrics (Prometheus). Every
+// POST /v1/completions, POST /v1/responses, GET /v1/models(/:model), GET /health, GET /metrics (Prometheus). Every
 // response that is not a success is OpenAI's error JSON with its status, Fastify's and Node's own
 // refusals included (protocol-errors.ts); the API key is checked before anything else a request
 // could be refused for, except on /health and /metrics. close() stops accepting, lets in-flight
@@ -10,6 +10,8 @@ import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import { chatCompletions } from "./chat-completions.js";
 import { completions } from "./completions.js";
+import { responses, storedResponse } from "./responses.js";
+import { ResponseStore } from "./response-store.js";
 import { ApiError, bodyTooLarge, fromServeError, invalidApiKey, invalidRequest, methodNotAllowed, modelNotFound, serverError, shuttingDown, unknownUrl, unsupportedMediaType } from "./errors.js";
 import type { HandlerContext } from "./handler-context.js";
 import { ServerMetrics } from "./metrics.js";
@@ -38,6 +40,14 @@ export interface ServerOptions {
   maxConcurrent?: number;
   /** How long close() lets in-flight requests run before aborting them (default 10 s). */
   shutdownGraceMs?: number;
+  /**
+   * The text around the tool list in a prompt with tools, with placeholders {{tools}} and
+   * {{rules}} (default DEFAULT_TOOL_PROMPT_TEMPLATE of @gemma-ts/serve). The calling convention
+   * the model must follow is fixed; this only changes how it is explained.
+   */
+  toolPromptTemplate?: string;
+  /** Responses kept for previous_response_id (default 256, least recently used dropped first). */
+  maxStoredResponses?: number;
   /** Fastify's logger option (default off). */
   logger?: FastifyServerOptions["logger"];
 }
@@ -53,7 +63,7 @@ export interface GemmaServer {
 }
 
 /** The generation routes: counted and timed by the metrics. */
-const GENERATION_ROUTES = new Set(["/v1/chat/completions", "/v1/completions"]);
+const GENERATION_ROUTES = new Set(["/v1/chat/completions", "/v1/completions", "/v1/responses"]);
 /** Routes open without the API key, as in vLLM and llama-server: probes and scrapers hold no key. */
 const OPEN_ROUTES = new Set(["/health"]);
 
@@ -67,7 +77,14 @@ export function createServer(options: ServerOptions): GemmaServer {
   const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
   const slots = new RequestSlots(options.maxConcurrent ?? 64);
   const metrics = new ServerMetrics(registry, () => slots.size);
-  const context: HandlerContext = { registry, slots, metrics, maxTokensLimit: options.maxTokensLimit ?? 2048 };
+  const context: HandlerContext = {
+    registry,
+    slots,
+    metrics,
+    maxTokensLimit: options.maxTokensLimit ?? 2048,
+    toolPromptTemplate: options.toolPromptTemplate,
+    responses: new ResponseStore(options.maxStoredResponses ?? 256),
+  };
   const checkKey = options.apiKey === undefined ? undefined : keyChecker(options.apiKey);
   let closing: Promise<void> | undefined;
 
@@ -133,6 +150,8 @@ export function createServer(options: ServerOptions): GemmaServer {
     handler(context, request, reply);
   app.post("/v1/chat/completions", handle(chatCompletions));
   app.post("/v1/completions", handle(completions));
+  app.post("/v1/responses", handle(responses));
+  app.get<{ Params: { id: string } }>("/v1/responses/:id", async (request) => storedResponse(context, request.params.id));
   app.get("/v1/models", async () => ({ object: "list", data: (await registry.list()).map(modelObject) }));
   app.get<{ Params: { model: string } }>("/v1/models/:model", async (request) => {
     const model = (await registry.list()).find((info) => info.id === request.params.model);

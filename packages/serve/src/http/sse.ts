@@ -32,6 +32,11 @@ export class SseStream {
     await this.write(`data: ${JSON.stringify(payload)}\n\n`);
   }
 
+  /** An event with its name (`event:` line), as the Responses API streams. */
+  async sendNamed(name: string, payload: unknown): Promise<void> {
+    await this.write(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`);
+  }
+
   /** Ends the stream with OpenAI's terminator. */
   async done(): Promise<void> {
     await this.write("data: [DONE]\n\n");
