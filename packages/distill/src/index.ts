@@ -31,7 +31,7 @@ export { openTeacherStore, TeacherStore, type OpenTeacherStoreOptions, type Stor
 export { dumpTeacherStore, type DumpRecord, type DumpTeacherStoreOptions } from "./dump.js";
 export { batchSegments, type Segment } from "./batch-layout.js";
 export { TeacherBatches, type TeacherBatch, type TeacherBatchesOptions } from "./teacher-batches.js";
-export { DEFAULT_STORE_SELECTION, storeSelectionFromFlags, type StoreFlags, type StoreSelection } from "./store-flags.js";
+export { DEFAULT_STORE_SELECTION, ENDPOINT_STORE_SELECTION, storeSelectionFromFlags, type StoreFlags, type StoreSelection } from "./store-flags.js";
 export {
   BatchMisalignedError,
   ChecksumMismatchError,

@@ -6,7 +6,7 @@
 import { once } from "node:events";
 import { resolve } from "node:path";
 import type { TextUnit } from "@gemma-ts/data";
-import { DEFAULT_STORE_SELECTION, dumpTeacherStore, storeSelectionFromFlags, type ValueDtype } from "@gemma-ts/distill";
+import { DEFAULT_STORE_SELECTION, dumpTeacherStore, ENDPOINT_STORE_SELECTION, storeSelectionFromFlags, type ValueDtype } from "@gemma-ts/distill";
 import { Command, Option } from "commander";
 import { distillErrorsAsUsage } from "../distill/distill-errors.js";
 import { ON_POLICY_METRICS_FILE, runOnPolicy } from "../distill/on-policy-run.js";
@@ -16,7 +16,8 @@ import { nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber,
 
 const TEXT_UNITS: readonly TextUnit[] = ["file", "paragraph", "line"];
 const API_KEY_HELP = "an endpoint teacher's API key, sent as Authorization: Bearer (default: the OPENAI_API_KEY environment variable, when set)";
-const DEFAULT_SELECTION = `${DEFAULT_STORE_SELECTION.mode === "top-k" ? "top" : "sample"}-${DEFAULT_STORE_SELECTION.k}`;
+const selectionName = (selection: { mode: string; k: number }) => `${selection.mode === "top-k" ? "--top-k" : "--sample"} ${selection.k}`;
+const DEFAULT_SELECTION = `${selectionName(DEFAULT_STORE_SELECTION)} for a local teacher, ${selectionName(ENDPOINT_STORE_SELECTION)} for an endpoint`;
 
 interface StoreFlags {
   teacher: string;
@@ -84,7 +85,10 @@ function storeCommand(): Command {
     .addOption(new Option("--value-dtype <dtype>", "how log-probs are stored (default float16)").choices(["float16", "float32"]))
     .option("--threads <n>", "onnxruntime intra-op threads (default one per core)", positiveInteger("--threads"))
     .action(async (flags: StoreFlags) => {
-      const selection = await distillErrorsAsUsage(async () => storeSelectionFromFlags({ topK: flags.topK, sample: flags.sample, temperature: flags.temperature }));
+      const endpoint = /^https?:\/\//i.test(flags.teacher);
+      const selection = await distillErrorsAsUsage(async () =>
+        storeSelectionFromFlags({ topK: flags.topK, sample: flags.sample, temperature: flags.temperature }, endpoint ? ENDPOINT_STORE_SELECTION : DEFAULT_STORE_SELECTION),
+      );
       const out = resolve(flags.out);
       const { index, scored } = await runStore({
         teacher: /^https?:\/\//i.test(flags.teacher) ? flags.teacher : resolve(flags.teacher),

@@ -8,7 +8,7 @@ import { LORA_MODULES, type LoraModule, PRESETS } from "@gemma-ts/core";
 import type { TextUnit } from "@gemma-ts/data";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { fraction, nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber, seedValue, unitInterval } from "../training/flag-values.js";
-import { DEFAULT_KD_WEIGHT, type RunSettings } from "../training/run-settings.js";
+import { defaultKdWeight, type RunSettings } from "../training/run-settings.js";
 import { runTraining } from "../training/run-training.js";
 
 const TEXT_UNITS: readonly TextUnit[] = ["file", "paragraph", "line"];
@@ -89,7 +89,7 @@ export function trainCommand(): Command {
         "distil online from a teacher model (a Hugging Face folder with the student's tokenizer), on its whole next-token distribution: one teacher forward pass per step, no store",
       ).conflicts("teacherStore"),
     )
-    .option("--kd-weight <a>", `with --teacher-store or --teacher: the loss is a x KD + (1 - a) x next-token cross-entropy (default ${DEFAULT_KD_WEIGHT}; 1: KD alone)`, unitInterval("--kd-weight"))
+    .option("--kd-weight <a>", `with --teacher-store or --teacher: the loss is a x KD + (1 - a) x next-token cross-entropy (default ${defaultKdWeight("sample")} with a sampled store or --teacher, KD alone; ${defaultKdWeight("top-k")} with a top-k store)`, unitInterval("--kd-weight"))
     .option("--log-every <n>", "steps between progress lines when stdout is not a terminal (default 1)", positiveInteger("--log-every"))
     .action(async (flags: TrainFlags) => {
       const givenOptions = {

@@ -110,7 +110,7 @@ export async function runDistillExperiment(options: DistillExperimentOptions): P
       start: { dir: join(out, start.dir), perplexity: start.perplexity },
       teacher: teacherDir,
       data,
-      out: join(out, "on-policy", `seed-${seed}`),
+      out: join(out, "on-policy", `seed-${seed}`, `from-${variantSlug(headlineVariant(plan))}`),
       threads,
       log,
     });

@@ -5,7 +5,7 @@
 // distilled variants use the defaults of `distill store` and `train --teacher-store`, so the
 // experiment measures what a user gets.
 import { DEFAULT_STORE_SELECTION } from "@gemma-ts/distill";
-import { DEFAULT_KD_WEIGHT } from "../training/run-settings.js";
+import { defaultKdWeight } from "../training/run-settings.js";
 
 export interface ModelShape {
   preset: string;
@@ -25,8 +25,8 @@ export interface ExperimentPlan {
   /** Entries per token of the stores (top-k and sampled); smaller top-k read the top-k store's head. */
   storeK: number;
   topKs: number[];
-  /** The KD weight of the distilled variants (the train default); KD alone is a variant of its own. */
-  kdWeight: number;
+  /** The KD weight of the variants that mix in the labels; each kind of teacher also runs KD alone. */
+  mixedKdWeight: number;
   /** Tokens per teacher window in the stores. */
   storeWindow: number;
   studentCharacters: number;
@@ -44,7 +44,7 @@ export const FULL_PLAN: ExperimentPlan = {
   seeds: [0, 1],
   storeK: DEFAULT_STORE_SELECTION.k,
   topKs: [1, 8, DEFAULT_STORE_SELECTION.k],
-  kdWeight: DEFAULT_KD_WEIGHT,
+  mixedKdWeight: 0.5,
   storeWindow: 512,
   studentCharacters: 1_500_000,
   evalCharacters: 300_000,
@@ -61,7 +61,7 @@ export const QUICK_PLAN: ExperimentPlan = {
   seeds: [0],
   storeK: 8,
   topKs: [1, 8],
-  kdWeight: DEFAULT_KD_WEIGHT,
+  mixedKdWeight: 0.5,
   storeWindow: 128,
   studentCharacters: 60_000,
   evalCharacters: 20_000,
@@ -100,13 +100,14 @@ export function variantSlug(variant: Variant): string {
 
 /** The headline distilled variant: what `distill store` and `train --teacher-store` do by default. */
 export function headlineVariant(plan: ExperimentPlan): Variant {
-  const kind = DEFAULT_STORE_SELECTION.mode === "top-k" ? "top-k" : "sampled";
-  return { kind, k: plan.storeK, kdWeight: plan.kdWeight };
+  const { mode } = DEFAULT_STORE_SELECTION;
+  return { kind: mode === "top-k" ? "top-k" : "sampled", k: plan.storeK, kdWeight: defaultKdWeight(mode) };
 }
 
 /**
- * The variants each student runs, in the report's order: for the small student every one, for the
- * others scratch (at equal tokens and at equal compute) and the headline.
+ * The variants each student runs, in the report's order: for the small student every one (each
+ * kind of teacher target with the labels mixed in, and alone), for the others scratch (at equal
+ * tokens and at equal compute) and the headline.
  */
 export function studentVariants(plan: ExperimentPlan, studentIndex: number): Variant[] {
   const scratch: Variant[] = [
@@ -114,12 +115,14 @@ export function studentVariants(plan: ExperimentPlan, studentIndex: number): Var
     { kind: "scratch", equalCompute: true },
   ];
   if (studentIndex > 0) return [...scratch, headlineVariant(plan)];
+  const mixed = plan.mixedKdWeight;
   return [
     ...scratch,
-    ...plan.topKs.map((k): Variant => ({ kind: "top-k", k, kdWeight: plan.kdWeight })),
+    ...plan.topKs.map((k): Variant => ({ kind: "top-k", k, kdWeight: mixed })),
     { kind: "top-k", k: plan.storeK, kdWeight: 1 },
-    { kind: "sampled", k: plan.storeK, kdWeight: plan.kdWeight },
+    { kind: "sampled", k: plan.storeK, kdWeight: mixed },
     { kind: "sampled", k: plan.storeK, kdWeight: 1 },
-    { kind: "full", kdWeight: plan.kdWeight },
+    { kind: "full", kdWeight: mixed },
+    { kind: "full", kdWeight: 1 },
   ];
 }

@@ -14,7 +14,7 @@ import { openTeacherStore, STORE_INDEX_FILE, StoreMismatchError, TeacherBatches 
 import { InvalidArgumentError } from "commander";
 import { distillErrorsAsUsage } from "../distill/distill-errors.js";
 import { OnlineTeacher } from "./online-teacher.js";
-import type { RunSettings } from "./run-settings.js";
+import { defaultKdWeight, type RunSettings } from "./run-settings.js";
 import { trainBatch } from "./token-data.js";
 
 export interface RunObjective {
@@ -31,13 +31,15 @@ export interface RunObjective {
   storeIndex: string | undefined;
   /** For the run's first line: what the student is distilled from, if it is. */
   description: string | undefined;
+  /** The KD weight the objective uses (the default resolved), if the run distils. */
+  kdWeight: number | null;
   close(): Promise<void>;
 }
 
 export async function runObjective(settings: RunSettings, shards: TokenShards, train: BatchSource, vocabSize: number, threads: number | null): Promise<RunObjective> {
-  if (settings.teacher !== null) return onlineObjective(settings.teacher, settings.kdWeight!, { fingerprint: shards.index.tokenizer.fingerprint, vocabSize }, threads);
+  if (settings.teacher !== null) return onlineObjective(settings.teacher, settings.kdWeight ?? defaultKdWeight("full"), { fingerprint: shards.index.tokenizer.fingerprint, vocabSize }, threads);
   if (settings.teacherStore === null) {
-    return { objective: languageModeling(), training: async (batch) => trainBatch(batch), evaluation: trainBatch, storeIndex: undefined, description: undefined, close: async () => {} };
+    return { objective: languageModeling(), training: async (batch) => trainBatch(batch), evaluation: trainBatch, storeIndex: undefined, description: undefined, kdWeight: null, close: async () => {} };
   }
   const path = settings.teacherStore;
   const store = await distillErrorsAsUsage(async () => {
@@ -55,13 +57,14 @@ export async function runObjective(settings: RunSettings, shards: TokenShards, t
   });
   const { k } = teacher;
   const { mode } = store.index;
-  const kdWeight = settings.kdWeight!;
+  const kdWeight = settings.kdWeight ?? defaultKdWeight(mode);
   return {
     objective: distillationWithLabels(k, kdWeight),
     training: async (batch) => ({ ...trainBatch(batch), ...(await distillErrorsAsUsage(() => teacher.at(batch))) }),
     evaluation: (batch) => ({ ...trainBatch(batch), ...emptyTeacher(batch, k) }),
     storeIndex: `sha256:${createHash("sha256").update(JSON.stringify(store.index)).digest("hex")}`,
     description: `distilled from ${path} (${mode === "top-k" ? `top-${k}` : `${k} samples`}, KD weight ${kdWeight})`,
+    kdWeight,
     close: () => store.close(),
   };
 }
@@ -75,6 +78,7 @@ async function onlineObjective(dir: string, kdWeight: number, student: { fingerp
     evaluation: (batch) => ({ ...trainBatch(batch), ...OnlineTeacher.empty(batch, student.vocabSize) }),
     storeIndex: undefined,
     description: `distilled online from ${dir} (the whole distribution, KD weight ${kdWeight})`,
+    kdWeight,
     close: () => teacher.close(),
   };
 }

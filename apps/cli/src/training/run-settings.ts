@@ -49,7 +49,10 @@ export interface RunSettings {
   teacherTopK: number | null;
   /** Or distil online from this teacher model folder (absolute path), on its whole distribution. */
   teacher: string | null;
-  /** With a teacher store or teacher: the loss is kdWeight x KD + (1 - kdWeight) x next-token CE. */
+  /**
+   * With a teacher store or teacher: the loss is kdWeight x KD + (1 - kdWeight) x next-token CE.
+   * Null when not given, until the run starts: then the teacher's default (defaultKdWeight).
+   */
   kdWeight: number | null;
 }
 
@@ -116,12 +119,18 @@ export const SETTING_FLAGS: Readonly<Record<SettingName, string>> = {
  */
 const LATER_SETTINGS: Partial<RunSettings> = { teacherStore: null, teacherTopK: null, teacher: null, kdWeight: null };
 
+/** How a student sees its teacher: a top-k store, a sampled store, or the whole distribution online. */
+export type TeacherKind = "top-k" | "sample" | "full";
+
 /**
- * Half distillation, half next-token cross-entropy. With a sparse store the hard labels carry the
- * mass the stored ids miss: in a small trial, top-64 alone trained a student worse than one from
- * scratch, top-64 mixed half and half with the labels a better one (the CLI's README, "Distill").
+ * The KD weight when --kd-weight is not given, by what `gemma-ts experiment distill` measured: an
+ * unbiased teacher target (k sampled draws, or the whole distribution) trains the best student
+ * alone, as the Gemma 2 report's objective has it; a top-k target loses the tail, and the labels
+ * mixed in half and half carry it (top-64 alone trained a worse student than scratch).
  */
-export const DEFAULT_KD_WEIGHT = 0.5;
+export function defaultKdWeight(teacher: TeacherKind): number {
+  return teacher === "top-k" ? 0.5 : 1;
+}
 
 /**
  * The settings of a new run: the flags given, defaults for the rest. Defaults follow the flags
@@ -169,7 +178,7 @@ export function newRunSettings(given: Partial<RunSettings>): RunSettings {
     teacherStore,
     teacherTopK: given.teacherTopK ?? null,
     teacher,
-    kdWeight: distilled ? (given.kdWeight ?? DEFAULT_KD_WEIGHT) : null,
+    kdWeight: given.kdWeight ?? null,
   };
   if (settings.warmupSteps > steps) throw new InvalidArgumentError(`--warmup-steps ${settings.warmupSteps} is more than --steps ${steps}`);
   if (settings.minLr > lr) throw new InvalidArgumentError(`--min-lr ${settings.minLr} is above --lr ${lr}`);

@@ -129,7 +129,8 @@ export async function runTraining(options: TrainRunOptions): Promise<void> {
     });
     if (resumed) trainer.load(resumed);
     const storeIndex = inputs.storeIndex === undefined ? {} : { teacherStoreIndex: inputs.storeIndex };
-    await writeRunFile(out, { settings, options: { checkpointEvery, evalEvery, keepCheckpoints, logEvery, threads }, ...storeIndex });
+    // A KD weight left to its default is saved resolved, so the run resumes with the weight it used.
+    await writeRunFile(out, { settings: { ...settings, kdWeight: inputs.kdWeight }, options: { checkpointEvery, evalEvery, keepCheckpoints, logEvery, threads }, ...storeIndex });
 
     const model: CheckpointModel = {
       config,
