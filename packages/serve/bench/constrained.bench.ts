@@ -4,7 +4,9 @@
 // with our constraint, then both compute the allowed-token mask before each of its tokens (ours
 // cold: a fresh grammar and memo; and warm: the same sequence again), timed per token. Then which
 // keywords each enforces: a schema per keyword and a JSON text that breaks only that keyword;
-// "enforced" means the grammar refuses the text. Run: pnpm bench (in this folder).
+// "enforced" means the grammar refuses the text. Run: pnpm bench (in this folder). At 256k it is
+// slow: BENCH_SCHEMAS=zod (a substring of the schemas' names) runs only those schemas, and
+// BENCH_PARTS=masks (any of masks, coverage, decode, comma-separated) only those parts.
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { Gemma2Model, initParams, presetConfig, Random, type Gemma2Config } from "@gemma-ts/core";
@@ -48,6 +50,10 @@ const SCHEMAS: Record<string, object> = {
   },
 };
 
+const only = process.env.BENCH_SCHEMAS;
+const parts = new Set((process.env.BENCH_PARTS ?? "masks,coverage,decode").split(","));
+const selected = Object.entries(SCHEMAS).filter(([name]) => !only || name.includes(only));
+
 /** A valid token sequence for `schema`: random allowed tokens, biased to short ones so strings end. */
 function drawSequence(schema: object, seed: number, maxTokens = 120): number[] {
   const constraint = new JsonConstraint(new ConstraintGrammar(compileSchema(schema), vocabulary));
@@ -69,7 +75,7 @@ function oursPerToken(grammar: ConstraintGrammar, ids: number[]): number {
   const constraint = new JsonConstraint(grammar);
   const start = performance.now();
   ids.forEach((id, i) => {
-    constraint.allowedTokens(ids.length - i + 1000);
+    constraint.allowedRuns(ids.length - i + 1000);
     constraint.accept(id);
   });
   return ms(start) / ids.length;
@@ -130,8 +136,8 @@ async function xgrammarPerToken(schema: object, seed: number, maxTokens = 120): 
   }
 }
 
-console.log("\nMask cost per token (256k vocabulary):");
-for (const [name, schema] of Object.entries(SCHEMAS)) {
+if (parts.has("masks")) console.log("\nMask cost per token (256k vocabulary):");
+for (const [name, schema] of parts.has("masks") ? selected : []) {
   const sequences = [1, 2, 3].map((seed) => drawSequence(schema, seed));
   const ids = sequences.flat();
   let start = performance.now();
@@ -160,8 +166,8 @@ const COVERAGE: [string, object, string][] = [
   ["pattern with a leading lookahead (as zod's email)", { type: "string", pattern: "^(?!\\.)[a-z.]+@[a-z]+\\.[a-z]{2,}$" }, '".a@b.cd"'],
   ...["date", "time", "date-time", "duration", "uuid", "email", "ipv4", "ipv6", "hostname"].map((format): [string, object, string] => [`format ${format}`, { type: "string", format }, '"not valid!"']),
 ];
-console.log("\nKeyword coverage (enforced: the grammar refuses a text breaking only that keyword):");
-for (const [name, schema, bad] of COVERAGE) {
+if (parts.has("coverage")) console.log("\nKeyword coverage (enforced: the grammar refuses a text breaking only that keyword):");
+for (const [name, schema, bad] of parts.has("coverage") ? COVERAGE : []) {
   let ours: string;
   try {
     const state = JsonState.initial(compileSchema(schema)).stepAll(new TextEncoder().encode(bad));
@@ -182,21 +188,23 @@ for (const [name, schema, bad] of COVERAGE) {
 }
 
 // The unconstrained decode step of a small model with the 256k vocabulary, and the same constrained.
-const config = { ...presetConfig("gemma2-tiny"), vocabSize: tokenizer.vocabSize, maxPositionEmbeddings: 512 } as Gemma2Config;
-const model = new Gemma2Model(config, initParams(config, 1), new OnnxBackend({ intraOpThreads: 1 }));
-const engine = new Engine({ model, tokenizer, maxBatchSize: 1, contextLength: 512 });
-const prompt = Array.from(tokenizer.encode("Describe a citizen as JSON:").ids);
-const decode = async (responseFormat?: { type: "json_schema"; schema: object }) => {
-  await collect(engine.complete({ promptIds: prompt, maxTokens: 200, sampling: { temperature: 1, seed: 0 }, stopTokens: responseFormat ? undefined : [], responseFormat }));
-  const start = performance.now();
-  const result = await collect(engine.complete({ promptIds: prompt, maxTokens: 200, sampling: { temperature: 1, seed: 1 }, stopTokens: responseFormat ? undefined : [], responseFormat }), start);
-  return { perToken: (ms(start) - result.firstChunkMs) / Math.max(1, result.usage.completionTokens - 1), tokens: result.usage.completionTokens };
-};
-const plain = await decode();
-console.log(`\n${tokenizer.vocabSize}-token gemma2-tiny (random weights), one stream: unconstrained decode step ${plain.perToken.toFixed(2)} ms/token`);
-for (const [name, schema] of Object.entries(SCHEMAS)) {
-  const constrained = await decode({ type: "json_schema", schema });
-  console.log(`  constrained by ${name}: ${constrained.perToken.toFixed(2)} ms/token over ${constrained.tokens} tokens (first use of the schema: masks cold)`);
+if (parts.has("decode")) {
+  const config = { ...presetConfig("gemma2-tiny"), vocabSize: tokenizer.vocabSize, maxPositionEmbeddings: 512 } as Gemma2Config;
+  const model = new Gemma2Model(config, initParams(config, 1), new OnnxBackend({ intraOpThreads: 1 }));
+  const engine = new Engine({ model, tokenizer, maxBatchSize: 1, contextLength: 512 });
+  const prompt = Array.from(tokenizer.encode("Describe a citizen as JSON:").ids);
+  const decode = async (responseFormat?: { type: "json_schema"; schema: object }) => {
+    await collect(engine.complete({ promptIds: prompt, maxTokens: 200, sampling: { temperature: 1, seed: 0 }, stopTokens: responseFormat ? undefined : [], responseFormat }));
+    const start = performance.now();
+    const result = await collect(engine.complete({ promptIds: prompt, maxTokens: 200, sampling: { temperature: 1, seed: 1 }, stopTokens: responseFormat ? undefined : [], responseFormat }), start);
+    return { perToken: (ms(start) - result.firstChunkMs) / Math.max(1, result.usage.completionTokens - 1), tokens: result.usage.completionTokens };
+  };
+  const plain = await decode();
+  console.log(`\n${tokenizer.vocabSize}-token gemma2-tiny (random weights), one stream: unconstrained decode step ${plain.perToken.toFixed(2)} ms/token`);
+  for (const [name, schema] of selected) {
+    const constrained = await decode({ type: "json_schema", schema });
+    console.log(`  constrained by ${name}: ${constrained.perToken.toFixed(2)} ms/token over ${constrained.tokens} tokens (first use of the schema: masks cold)`);
+  }
+  await engine.close();
+  await model.dispose();
 }
-await engine.close();
-await model.dispose();

@@ -34,6 +34,14 @@ export interface Frame {
   childDone(): Frame;
   readonly costAfterChild: number;
   closingAfterChild(): number[];
+  /**
+   * Strings only: a frame that steps bytes other than `"` as this one does, but counts characters
+   * from zero and bounds no count, so its walk of the vocabulary serves every count and every
+   * frame below (json-constraint.ts); its cost means nothing. Undefined for other frames.
+   */
+  relax?(): Frame;
+  /** Strings only: this frame after the bytes that took relax()'s frame to `end`; null when the string could not be completed from there. */
+  resume?(end: Frame): Frame | null;
 }
 
 /**

@@ -65,6 +65,18 @@ export class JsonState {
     return JsonState.settle(result, this.parent);
   }
 
+  /** Inside a string: its frame relaxed (Frame.relax) and alone, for a walk that serves any count and any frames below. */
+  relaxed(): JsonState | undefined {
+    const frame = this.frame?.relax?.();
+    return frame ? new JsonState(frame, null) : undefined;
+  }
+
+  /** This state after the bytes that took relaxed() to `end`; null when the JSON could not be completed from there. */
+  resume(end: JsonState): JsonState | null {
+    const frame = this.frame!.resume!(end.frame!);
+    return frame ? new JsonState(frame, this.parent) : null;
+  }
+
   /** Steps every byte; null as soon as one is not allowed. */
   stepAll(bytes: ArrayLike<number>): JsonState | null {
     let state: JsonState | null = this;

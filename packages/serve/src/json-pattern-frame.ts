@@ -12,7 +12,6 @@ type Phase = "chars" | "escape" | "utf8" | "done";
 const MIN_CODE = [0, 0, 0x80, 0x800, 0x10000];
 
 export class PatternStringFrame implements Frame {
-  readonly key: string;
   readonly cost: number;
   readonly complete = false;
   readonly costAfterChild = 0;
@@ -28,10 +27,16 @@ export class PatternStringFrame implements Frame {
     private readonly bits = 0,
     private readonly due = 0,
     private readonly length = 0,
+    /** Refuses `"`, counts characters from the relax() call and bounds no count. */
+    private readonly relaxed = false,
   ) {
     this.finished = phase === "done";
-    this.key = `P${node.id}.${state}.${count}.${phase}.${bits}.${due}.${length}`;
-    this.cost = this.computeCost();
+    this.cost = relaxed ? 0 : this.computeCost();
+  }
+
+  // Built on demand: the relaxed walk makes a frame per byte of the vocabulary and keys few.
+  get key(): string {
+    return `${this.relaxed ? "~" : ""}P${this.node.id}.${this.state}.${this.count}.${this.phase}.${this.bits}.${this.due}.${this.length}`;
   }
 
   static open(node: StringNode): PatternStringFrame {
@@ -71,7 +76,7 @@ export class PatternStringFrame implements Frame {
   }
 
   private with(state: number, count: number, phase: Phase, bits = 0, due = 0, length = 0): PatternStringFrame | null {
-    const frame = new PatternStringFrame(this.node, this.automaton, state, count, phase, bits, due, length);
+    const frame = new PatternStringFrame(this.node, this.automaton, state, count, phase, bits, due, length, this.relaxed);
     return frame.cost === Number.POSITIVE_INFINITY ? null : frame;
   }
 
@@ -79,10 +84,26 @@ export class PatternStringFrame implements Frame {
   private char(code: number): PatternStringFrame | null {
     const a = this.automaton;
     const next = a.step(this.state, a.intervalOf(code));
-    return next < 0 ? null : this.with(next, a.capCount(this.count + 1), "chars");
+    return next < 0 ? null : this.with(next, this.relaxed ? this.count + 1 : a.capCount(this.count + 1), "chars");
+  }
+
+  relax(): Frame {
+    return new PatternStringFrame(this.node, this.automaton, this.state, 0, this.phase, this.bits, this.due, this.length, true);
+  }
+
+  /**
+   * Exact for any count: capCount(capCount(c + 1) + 1) = capCount(c + 2) (it is the identity or
+   * a min), and a state the relaxed walk reached is completable only if every state on the way
+   * was (the rest of the bytes and its completion complete them), so checking the end suffices.
+   */
+  resume(end: Frame): Frame | null {
+    const e = end as PatternStringFrame;
+    const frame = new PatternStringFrame(this.node, this.automaton, e.state, this.automaton.capCount(this.count + e.count), e.phase, e.bits, e.due, e.length);
+    return frame.cost === Number.POSITIVE_INFINITY ? null : frame;
   }
 
   step(byte: number): StepResult {
+    if (this.relaxed && byte === QUOTE) return null;
     switch (this.phase) {
       case "done":
         return null;

@@ -26,8 +26,10 @@ export class StringFrame implements Frame {
     private readonly low: number,
     private readonly high: number,
     readonly finished: boolean,
+    /** Refuses `"` (relax()). */
+    private readonly relaxed = false,
   ) {
-    this.key = `S${phase}${due}.${low}.${high}${finished ? "!" : ""}`;
+    this.key = `${relaxed ? "~" : ""}S${phase}${due}.${low}.${high}${finished ? "!" : ""}`;
     this.cost = finished ? 0 : phase === "escape" ? 2 : this.due + 1;
   }
 
@@ -36,32 +38,42 @@ export class StringFrame implements Frame {
   }
 
   step(byte: number): StepResult {
-    if (this.finished) return null;
+    if (this.finished || (this.relaxed && byte === QUOTE)) return null;
+    const next = (phase: StringPhase, due: number, low = 0x80, high = 0xbf) => new StringFrame(phase, due, low, high, false, this.relaxed);
     if (this.phase === "escape") {
-      if (byte === 0x75) return new StringFrame("unicode", 4, 0x80, 0xbf, false);
-      return '"\\/bfnrt'.includes(String.fromCharCode(byte)) ? StringFrame.open() : null;
+      if (byte === 0x75) return next("unicode", 4);
+      return '"\\/bfnrt'.includes(String.fromCharCode(byte)) ? next("chars", 0) : null;
     }
     if (this.phase === "unicode") {
       if (!isHexDigit(byte)) return null;
-      return this.due === 1 ? StringFrame.open() : new StringFrame("unicode", this.due - 1, 0x80, 0xbf, false);
+      return this.due === 1 ? next("chars", 0) : next("unicode", this.due - 1);
     }
     if (this.due > 0) {
       if (byte < this.low || byte > this.high) return null;
-      return new StringFrame("chars", this.due - 1, 0x80, 0xbf, false);
+      return next("chars", this.due - 1);
     }
     if (byte === QUOTE) return new StringFrame("chars", 0, 0x80, 0xbf, true);
-    if (byte === BACKSLASH) return new StringFrame("escape", 0, 0x80, 0xbf, false);
+    if (byte === BACKSLASH) return next("escape", 0);
     if (byte < 0x20) return null;
     if (byte < 0x80) return this;
     // UTF-8 lead bytes and what the next byte may be (RFC 3629: no overlongs, no surrogates).
-    if (byte >= 0xc2 && byte <= 0xdf) return new StringFrame("chars", 1, 0x80, 0xbf, false);
-    if (byte === 0xe0) return new StringFrame("chars", 2, 0xa0, 0xbf, false);
-    if (byte === 0xed) return new StringFrame("chars", 2, 0x80, 0x9f, false);
-    if (byte >= 0xe1 && byte <= 0xef) return new StringFrame("chars", 2, 0x80, 0xbf, false);
-    if (byte === 0xf0) return new StringFrame("chars", 3, 0x90, 0xbf, false);
-    if (byte >= 0xf1 && byte <= 0xf3) return new StringFrame("chars", 3, 0x80, 0xbf, false);
-    if (byte === 0xf4) return new StringFrame("chars", 3, 0x80, 0x8f, false);
+    if (byte >= 0xc2 && byte <= 0xdf) return next("chars", 1);
+    if (byte === 0xe0) return next("chars", 2, 0xa0, 0xbf);
+    if (byte === 0xed) return next("chars", 2, 0x80, 0x9f);
+    if (byte >= 0xe1 && byte <= 0xef) return next("chars", 2);
+    if (byte === 0xf0) return next("chars", 3, 0x90, 0xbf);
+    if (byte >= 0xf1 && byte <= 0xf3) return next("chars", 3);
+    if (byte === 0xf4) return next("chars", 3, 0x80, 0x8f);
     return null;
+  }
+
+  relax(): Frame {
+    return new StringFrame(this.phase, this.due, this.low, this.high, false, true);
+  }
+
+  resume(end: Frame): Frame | null {
+    const { phase, due, low, high } = end as StringFrame;
+    return new StringFrame(phase, due, low, high, false);
   }
 
   closing(): number[] {

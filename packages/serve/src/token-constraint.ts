@@ -11,7 +11,7 @@ export class JsonTokenConstraint implements TokenConstraint {
   ) {}
 
   mask(logits: Float32Array, remaining: number): Float32Array | undefined {
-    const allowed = this.json.allowedTokens(remaining);
+    const allowed = this.json.allowedRuns(remaining);
     const stops = this.json.canEnd ? this.stopTokens.filter((id) => id < logits.length) : [];
     if (allowed.length + stops.length === 0) {
       // Complete JSON that nothing may extend and no stop token to end it with (a top-level
@@ -20,7 +20,7 @@ export class JsonTokenConstraint implements TokenConstraint {
       throw new Error("the JSON constraint allows no token"); // the budget rule rules this out
     }
     const out = new Float32Array(logits.length).fill(Number.NEGATIVE_INFINITY);
-    for (const id of allowed) out[id] = logits[id]!;
+    for (const run of allowed) for (const id of run) out[id] = logits[id]!;
     for (const id of stops) out[id] = logits[id]!;
     return out;
   }
