@@ -3,6 +3,7 @@
 // command throws (a typed library error, a bad flag, a file system error, or a bug) prints one line
 // naming the problem and exits 1; the stack only with --verbose or DEBUG set.
 import { Command } from "commander";
+import { averageCommand } from "./commands/average.js";
 import { chatCommand } from "./commands/chat.js";
 import { distillCommand } from "./commands/distill.js";
 import { generateCommand } from "./commands/generate.js";
@@ -48,6 +49,7 @@ program.addCommand(trainCommand());
 program.addCommand(evalCommand());
 program.addCommand(distillCommand());
 program.addCommand(experimentCommand());
+program.addCommand(averageCommand());
 
 // Commander's own usage errors (unknown or missing flags) in the same one-line form.
 for (const command of [program, ...program.commands]) {

@@ -1,3 +1,4 @@
+/// <reference path="../popular-english-words.d.ts" />
 // The task family post-training is measured on: one-turn chat prompts whose answers a program can
 // check, so a "true reward" exists without human raters. Five kinds:
 //   add     "What is A + B?", A, B in 0..99            -> the decimal sum ("57")
