@@ -13,14 +13,14 @@ import { join, resolve } from "node:path";
 import { warmupCosine } from "@gemma-ts/core";
 import { loadHfCheckpoint, OnnxBackend, saveHfCheckpoint } from "@gemma-ts/core/node";
 import { isChatDocument, readDocuments, tokenizerFingerprint } from "@gemma-ts/data";
-import { LocalTeacher, type OnPolicyExample, OnPolicyDistiller, OpenAITeacher, type Teacher, VocabularyMismatchError } from "@gemma-ts/distill";
+import { LocalTeacher, type OnPolicyExample, OnPolicyDistiller, type OnPolicyStepRecord, OpenAITeacher, type Teacher, VocabularyMismatchError } from "@gemma-ts/distill";
 import { ChatTemplateError, renderGemmaChat, type Tokenizer, tokenizerFromJson } from "@gemma-ts/tokenizer";
 import { InvalidArgumentError } from "commander";
+import { RecordLog } from "../training/metrics-log.js";
 import { checkpointSteps, pruneCheckpoints, removePartialCheckpoints } from "../training/run-folder.js";
 import { RUN_FILE } from "../training/run-settings.js";
 import { distillErrorsAsUsage } from "./distill-errors.js";
 import { loadOnPolicyCheckpoint, saveOnPolicyCheckpoint } from "./on-policy-checkpoint.js";
-import { type OnPolicyMetricsRecord, OnPolicyMetricsLog } from "./on-policy-metrics.js";
 import {
   KEEP_CHECKPOINTS,
   newOnPolicySettings,
@@ -34,6 +34,14 @@ import {
 import { withKeyHint } from "./store-run.js";
 
 export const ON_POLICY_METRICS_FILE = "metrics.jsonl";
+
+/**
+ * A line of metrics.jsonl: the distill package's step record (`step` 0-based, `loss`, `gradNorm`,
+ * `onPolicy`, `tokens`) and the step's `lr`.
+ */
+export interface OnPolicyMetricsRecord extends OnPolicyStepRecord {
+  lr: number;
+}
 
 export interface OnPolicyRunRequest {
   /** The run's folder, absolute. */
@@ -110,7 +118,8 @@ export async function runOnPolicy(request: OnPolicyRunRequest, say: (line: strin
     await writeOnPolicyRunFile(out, { settings, options });
 
     const start = latest ?? 0;
-    const metrics = await OnPolicyMetricsLog.open(join(out, ON_POLICY_METRICS_FILE), start);
+    // The records of steps 0 .. start - 1, in sequence (a gap or a repeat ends what is kept).
+    const metrics = await RecordLog.open<OnPolicyMetricsRecord>(join(out, ON_POLICY_METRICS_FILE), (record, kept) => record.step === kept.length && record.step < start);
     try {
       const responses = examples.filter((example) => example.response !== undefined).length;
       say(

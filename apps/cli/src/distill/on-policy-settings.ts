@@ -5,14 +5,14 @@
 // attempt's options: saved, so a bare `--resume` continues as the run went, but free to change
 // (the thread count decides the order of onnxruntime's sums: keep it for losses equal bit for bit).
 // The API key is never saved: give it again (or OPENAI_API_KEY) to resume.
-import { access, readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { atomicWriteFile } from "@gemma-ts/core/node";
 import { InvalidArgumentError } from "commander";
-import { RUN_FILE } from "../training/run-settings.js";
+import { type RunFormat, readRunRecord, resumedSettings, writeRunRecord } from "../training/run-file.js";
 
-const RUN_FORMAT = "gemma-ts-on-policy-run";
-const RUN_VERSION = 1;
+const ON_POLICY_RUN: RunFormat = {
+  format: "gemma-ts-on-policy-run",
+  version: 1,
+  describe: "a gemma-ts on-policy run file (format gemma-ts-on-policy-run, version 1); choose another --out",
+};
 
 export interface OnPolicySettings {
   /** The student's Hugging Face folder (absolute path): its architecture, tokenizer and starting weights. */
@@ -105,15 +105,7 @@ export function newOnPolicySettings(given: Partial<OnPolicySettings>): OnPolicyS
 
 /** The saved settings of a resumed run; a flag given again must agree with them. */
 export function resumedOnPolicySettings(saved: OnPolicySettings, given: Partial<OnPolicySettings>, file: string): OnPolicySettings {
-  for (const [name, value] of Object.entries(given) as [OnPolicySettingName, unknown][]) {
-    if (value === undefined || value === saved[name]) continue;
-    throw new InvalidArgumentError(`${ON_POLICY_FLAGS[name]} ${show(value)} differs from the run's ${show(saved[name])} (${file}); a resumed run keeps the settings it began with`);
-  }
-  return saved;
-}
-
-function show(value: unknown): string {
-  return value === null ? "(not set)" : String(value);
+  return resumedSettings(saved, given, ON_POLICY_FLAGS, file);
 }
 
 export interface OnPolicyRunFile {
@@ -123,28 +115,13 @@ export interface OnPolicyRunFile {
 
 /** The run file in `dir`, if any; one of another kind (a `gemma-ts train` run) is refused. */
 export async function readOnPolicyRunFile(dir: string): Promise<OnPolicyRunFile | undefined> {
-  const file = join(dir, RUN_FILE);
-  try {
-    await access(file);
-  } catch {
-    return undefined;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, "utf8"));
-  } catch (error) {
-    throw new InvalidArgumentError(`${file} is not valid JSON (${(error as Error).message})`);
-  }
-  const record = json as { format?: unknown; version?: unknown; settings?: unknown; options?: unknown } | null;
-  const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null;
-  if (record?.format !== RUN_FORMAT || record.version !== RUN_VERSION || !isObject(record.settings) || !isObject(record.options)) {
-    throw new InvalidArgumentError(`${file} is not a gemma-ts on-policy run file (format ${RUN_FORMAT}, version ${RUN_VERSION}); choose another --out`);
-  }
-  const missing = (Object.keys(ON_POLICY_FLAGS) as OnPolicySettingName[]).find((name) => !(name in (record.settings as object)));
+  const read = await readRunRecord(dir, ON_POLICY_RUN);
+  if (!read) return undefined;
+  const { file, settings, options } = read;
+  const missing = (Object.keys(ON_POLICY_FLAGS) as OnPolicySettingName[]).find((name) => !(name in settings));
   if (missing) throw new InvalidArgumentError(`${file} lacks the setting '${missing}'`);
-  const options = record.options;
   return {
-    settings: record.settings as unknown as OnPolicySettings,
+    settings: settings as unknown as OnPolicySettings,
     options: {
       checkpointEvery: typeof options.checkpointEvery === "number" ? options.checkpointEvery : ON_POLICY_DEFAULTS.checkpointEvery,
       threads: typeof options.threads === "number" ? options.threads : null,
@@ -153,5 +130,5 @@ export async function readOnPolicyRunFile(dir: string): Promise<OnPolicyRunFile 
 }
 
 export async function writeOnPolicyRunFile(dir: string, run: OnPolicyRunFile): Promise<void> {
-  await atomicWriteFile(join(dir, RUN_FILE), `${JSON.stringify({ format: RUN_FORMAT, version: RUN_VERSION, ...run }, null, 2)}\n`);
+  await writeRunRecord(dir, ON_POLICY_RUN, run);
 }

@@ -32,22 +32,26 @@ export function isEvalRecord(record: MetricsRecord): record is EvalRecord {
   return "eval_loss" in record;
 }
 
-export class MetricsLog {
+/**
+ * A JSON-lines log of step records opened for appending. Opening keeps the file's leading records
+ * that `keep` accepts (given those kept so far) and cuts the rest, so a resumed run rewrites what
+ * it logged past its checkpoint; reading stops at a line that is not a whole record (a torn write).
+ */
+export class RecordLog<R extends { step: number }> {
   private constructor(
     readonly path: string,
     private readonly handle: FileHandle,
     /** Every record in the file, in order. */
-    readonly records: MetricsRecord[],
+    readonly records: R[],
   ) {}
 
-  /** Opens the log for appending after keeping the records of steps up to `keepThrough` (0: none). */
-  static async open(path: string, keepThrough: number): Promise<MetricsLog> {
-    const records = keepThrough > 0 ? await readRecords(path, keepThrough) : [];
+  static async open<R extends { step: number }>(path: string, keep: (record: R, kept: readonly R[]) => boolean): Promise<RecordLog<R>> {
+    const records = await readRecords(path, keep);
     await atomicWriteFile(path, records.map((record) => `${JSON.stringify(record)}\n`).join(""));
-    return new MetricsLog(path, await open(path, "a"), records);
+    return new RecordLog(path, await open(path, "a"), records);
   }
 
-  async append(record: MetricsRecord): Promise<void> {
+  async append(record: R): Promise<void> {
     this.records.push(record);
     await this.handle.write(`${JSON.stringify(record)}\n`);
   }
@@ -57,8 +61,15 @@ export class MetricsLog {
   }
 }
 
-/** The leading records with step <= through; reading stops at a line that is not a whole record. */
-async function readRecords(path: string, through: number): Promise<MetricsRecord[]> {
+/** A training run's metrics.jsonl. */
+export type MetricsLog = RecordLog<MetricsRecord>;
+
+export const MetricsLog = {
+  /** Opens the log for appending after keeping the records of steps up to `keepThrough` (0: none). */
+  open: (path: string, keepThrough: number): Promise<MetricsLog> => RecordLog.open<MetricsRecord>(path, (record) => record.step <= keepThrough),
+};
+
+async function readRecords<R extends { step: number }>(path: string, keep: (record: R, kept: readonly R[]) => boolean): Promise<R[]> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -66,15 +77,15 @@ async function readRecords(path: string, through: number): Promise<MetricsRecord
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw error;
   }
-  const records: MetricsRecord[] = [];
+  const records: R[] = [];
   for (const line of text.split("\n")) {
-    let record: MetricsRecord;
+    let record: R;
     try {
-      record = JSON.parse(line) as MetricsRecord;
+      record = JSON.parse(line) as R;
     } catch {
       break;
     }
-    if (typeof record !== "object" || record === null || !Number.isInteger(record.step) || record.step > through) break;
+    if (typeof record !== "object" || record === null || !Number.isInteger(record.step) || !keep(record, records)) break;
     records.push(record);
   }
   return records;

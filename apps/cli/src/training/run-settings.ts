@@ -5,16 +5,14 @@
 // checkpoint, evaluate or log, and the thread count, are the run's options: saved too, so a bare
 // `--resume` continues as the run went, but free to change between attempts (the thread count
 // decides the order of onnxruntime's sums, so keep it for losses equal bit for bit).
-import { access, readFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { LoraModule } from "@gemma-ts/core";
-import { atomicWriteFile } from "@gemma-ts/core/node";
 import type { TextUnit } from "@gemma-ts/data";
 import { InvalidArgumentError } from "commander";
+import { type RunFormat, readRunRecord, resumedSettings, writeRunRecord } from "./run-file.js";
 
-export const RUN_FILE = "run.json";
-const RUN_FORMAT = "gemma-ts-train-run";
-const RUN_VERSION = 1;
+export { RUN_FILE } from "./run-file.js";
+
+const TRAIN_RUN: RunFormat = { format: "gemma-ts-train-run", version: 1, describe: "a gemma-ts run file (format gemma-ts-train-run, version 1)" };
 
 export interface RunSettings {
   /** A built-in configuration initialised from `seed`, or a Hugging Face folder (absolute path). */
@@ -187,18 +185,7 @@ export function newRunSettings(given: Partial<RunSettings>): RunSettings {
 
 /** The saved settings of a resumed run; a flag given again must agree with them. */
 export function resumedRunSettings(saved: RunSettings, given: Partial<RunSettings>, file: string): RunSettings {
-  for (const [name, value] of Object.entries(given) as [SettingName, unknown][]) {
-    if (value === undefined || JSON.stringify(value) === JSON.stringify(saved[name])) continue;
-    throw new InvalidArgumentError(
-      `${SETTING_FLAGS[name]} ${show(value)} differs from the run's ${show(saved[name])} (${file}); a resumed run keeps the settings it began with`,
-    );
-  }
-  return saved;
-}
-
-function show(value: unknown): string {
-  if (value === null) return "(not set)";
-  return Array.isArray(value) ? value.join(" ") : String(value);
+  return resumedSettings(saved, given, SETTING_FLAGS, file);
 }
 
 export interface RunFile {
@@ -212,31 +199,17 @@ export interface RunFile {
 }
 
 export async function readRunFile(dir: string): Promise<RunFile | undefined> {
-  const file = join(dir, RUN_FILE);
-  try {
-    await access(file);
-  } catch {
-    return undefined;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, "utf8"));
-  } catch (error) {
-    throw new InvalidArgumentError(`${file} is not valid JSON (${(error as Error).message})`);
-  }
-  const record = json as { format?: unknown; version?: unknown; settings?: unknown; options?: unknown; teacherStoreIndex?: unknown };
-  const isObject = (value: unknown) => typeof value === "object" && value !== null;
-  if (record?.format !== RUN_FORMAT || record.version !== RUN_VERSION || !isObject(record.settings) || !isObject(record.options)) {
-    throw new InvalidArgumentError(`${file} is not a gemma-ts run file (format ${RUN_FORMAT}, version ${RUN_VERSION})`);
-  }
-  const settings = { ...LATER_SETTINGS, ...(record.settings as RunSettings) };
+  const read = await readRunRecord(dir, TRAIN_RUN);
+  if (!read) return undefined;
+  const { file, record } = read;
+  const settings = { ...LATER_SETTINGS, ...(read.settings as unknown as RunSettings) };
   const missing = (Object.keys(SETTING_FLAGS) as SettingName[]).find((name) => !(name in settings));
   if (missing) throw new InvalidArgumentError(`${file} lacks the setting '${missing}'`);
-  const run: RunFile = { settings, options: runOptions({}, record.options as RunOptions) };
+  const run: RunFile = { settings, options: runOptions({}, read.options as unknown as RunOptions) };
   if (typeof record.teacherStoreIndex === "string") run.teacherStoreIndex = record.teacherStoreIndex;
   return run;
 }
 
 export async function writeRunFile(dir: string, run: RunFile): Promise<void> {
-  await atomicWriteFile(join(dir, RUN_FILE), `${JSON.stringify({ format: RUN_FORMAT, version: RUN_VERSION, ...run }, null, 2)}\n`);
+  await writeRunRecord(dir, TRAIN_RUN, run);
 }
