@@ -13,6 +13,10 @@ import { tokenizeCommand } from "./commands/tokenize.js";
 import { trainCommand } from "./commands/train.js";
 import { evalCommand } from "./commands/eval.js";
 import { experimentCommand } from "./commands/experiment.js";
+import { recipeCommand } from "./commands/recipe.js";
+import { rewardCommand, trainRewardCommand } from "./commands/reward.js";
+import { rlhfCommand } from "./commands/rlhf.js";
+import { sftCommand } from "./commands/sft.js";
 import { errorReport, oneLine } from "./error-report.js";
 
 // Read before parsing: the flag must also cover errors commander itself raises.
@@ -50,6 +54,11 @@ program.addCommand(evalCommand());
 program.addCommand(distillCommand());
 program.addCommand(experimentCommand());
 program.addCommand(averageCommand());
+program.addCommand(sftCommand());
+program.addCommand(trainRewardCommand());
+program.addCommand(rewardCommand());
+program.addCommand(rlhfCommand());
+program.addCommand(recipeCommand());
 
 // Commander's own usage errors (unknown or missing flags) in the same one-line form.
 for (const command of [program, ...program.commands]) {

@@ -4,7 +4,7 @@ export { drawTask, type Task, type TaskKind, TASK_KINDS, TASK_WORD_COUNT, taskSp
 export { trueReward } from "./tasks/true-reward.js";
 export { AveragingError, emaUpdate, linearAverage, liti, slerpTaskVectors, warpMerge } from "./averaging/weight-averaging.js";
 export { actionLogprobs, policyGradientBatch, type Rollout, rollout, rlooAdvantages } from "./rlhf/rollout-batch.js";
-export { type RewardFunction, type RlooOptions, type RlooStepRecord, RlooTrainer } from "./rlhf/rloo-trainer.js";
+export { type RewardFunction, type RlooOptions, type RlooState, type RlooStepRecord, RlooTrainer } from "./rlhf/rloo-trainer.js";
 export { replyStopTokens, taskChat, taskPromptIds } from "./tasks/task-prompts.js";
 export { evaluateTasks, type TaskEvaluation, type TaskEvaluationOptions } from "./evaluation/task-evaluation.js";
 export { type PreferencePair, RewardModel, type RewardModelOptions } from "./reward/reward-model.js";

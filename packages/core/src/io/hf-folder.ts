@@ -1,6 +1,8 @@
 // Hugging Face checkpoint folders for Gemma 2: config.json plus model.safetensors, or sharded
 // weights with model.safetensors.index.json. Loading checks every tensor against parameterSpecs
 // before reading any data; saving writes every file atomically. Layout: docs/gemma2.md sections 3.1-3.3.
+// A reward model is the same folder with transformers' Gemma2ForSequenceClassification layout: the
+// backbone's tensors, `score.weight` [1, hidden] and one label in config.json.
 import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { ConfigMismatchError, InvalidArgumentError, MalformedCheckpointError, UnsupportedDTypeError } from "../errors.js";
@@ -8,6 +10,7 @@ import { configToHf, type Gemma2Config } from "../models/gemma2/config.js";
 import { isQuantizable, parameterSpecs, type Gemma2Params, type ParameterSpec } from "../models/gemma2/params.js";
 import type { HostTensor } from "../tensor/host-tensor.js";
 import { emptyQuantizedMatrix, QUANT_BITS, QUANT_BLOCK, quantizeBlocksInto, type QuantBits, type QuantizedMatrix, type QuantType } from "../quant/blocks.js";
+import { VALUE_HEAD } from "../train/objective.js";
 import { atomicWriteFile } from "./atomic-write.js";
 import { CONFIG_FILE, readHfConfig } from "./hf-config.js";
 import { INDEX_FILE, parseShardIndex, planShards, SHARD_FILE_PATTERN, shardFileName, shardIndexJson, SINGLE_FILE } from "./hf-shards.js";
@@ -21,6 +24,8 @@ export interface HfCheckpoint {
   params: Gemma2Params;
   /** With `quantize`: the embedding and the projections, quantized as they were read. */
   quantized?: Map<string, QuantizedMatrix>;
+  /** A reward model's value head `score.weight` [1, hidden], when the folder holds one. */
+  valueHead?: HostTensor<"float32">;
 }
 
 export interface LoadHfCheckpointOptions extends SafetensorsReadOptions {
@@ -39,6 +44,8 @@ export interface SaveHfCheckpointOptions {
   dtype?: StorageFloatDType;
   /** Split the weights into shards of at most this many data bytes (a larger tensor gets its own shard). */
   maxShardBytes?: number;
+  /** Save a reward model: this value head as `score.weight`, and config.json as Gemma2ForSequenceClassification's. */
+  valueHead?: HostTensor<"float32">;
 }
 
 /** The embedding's tied copy; some exporters write it although Gemma 2 ties it (docs/gemma2.md section 3.2). */
@@ -55,6 +62,10 @@ export async function loadHfCheckpoint(dir: string, options: LoadHfCheckpointOpt
     for (const file of files.names) readers.push(await openShard(join(dir, file), files.indexFile));
     const located = locateTensors(readers, files.weightMap, files.indexFile);
     const wanted = checkAgainstSpecs(parameterSpecs(config), located);
+    const head = located.get(VALUE_HEAD);
+    if (head && !sameShape(head.info.shape, [1, config.hiddenSize])) {
+      throw new ConfigMismatchError(VALUE_HEAD, `expected a one-label value head of shape ${showShape([1, config.hiddenSize])}, got ${showShape(head.info.shape)} in ${head.reader.file}`);
+    }
     const loaded = new Map<string, HostTensor<"float32">>();
     const quantized = new Map<string, QuantizedMatrix>();
     // File by file in offset order, so the disk is read front to back.
@@ -67,7 +78,8 @@ export async function loadHfCheckpoint(dir: string, options: LoadHfCheckpointOpt
     }
     const params: Gemma2Params = new Map();
     for (const name of wanted) if (loaded.has(name)) params.set(name, loaded.get(name)!);
-    return options.quantize ? { config, params, quantized } : { config, params };
+    const valueHead = head ? { valueHead: await head.reader.readFloat32(VALUE_HEAD) } : {};
+    return options.quantize ? { config, params, quantized, ...valueHead } : { config, params, ...valueHead };
   } finally {
     for (const reader of readers) await reader.close();
   }
@@ -104,6 +116,10 @@ export async function saveHfCheckpoint(dir: string, config: Gemma2Config, params
     if (!sameShape(tensor.shape, spec.shape)) throw new ConfigMismatchError(spec.name, `expected shape ${showShape(spec.shape)}, got ${showShape(tensor.shape)}`);
     return { name: spec.name, tensor, bytes: storedByteSize(tensor, dtype) };
   });
+  if (options.valueHead) {
+    if (!sameShape(options.valueHead.shape, [1, config.hiddenSize])) throw new ConfigMismatchError(VALUE_HEAD, `expected shape ${showShape([1, config.hiddenSize])}, got ${showShape(options.valueHead.shape)}`);
+    items.push({ name: VALUE_HEAD, tensor: options.valueHead, bytes: storedByteSize(options.valueHead, dtype) });
+  }
   const specNames = new Set(specs.map((spec) => spec.name));
   for (const name of params.keys()) {
     if (!specNames.has(name)) throw new ConfigMismatchError(name, "is not a parameter of this config; refusing to drop it silently");
@@ -131,9 +147,13 @@ export async function saveHfCheckpoint(dir: string, config: Gemma2Config, params
     const stale = name === SINGLE_FILE || name === INDEX_FILE || SHARD_FILE_PATTERN.test(name);
     if (stale && !keep.has(name)) await rm(join(dir, name), { force: true });
   }
-  await atomicWriteFile(join(dir, CONFIG_FILE), `${JSON.stringify(configToHf(config, dtype), null, 2)}\n`);
+  const hfConfig = options.valueHead ? { ...configToHf(config, dtype), ...SEQUENCE_CLASSIFICATION } : configToHf(config, dtype);
+  await atomicWriteFile(join(dir, CONFIG_FILE), `${JSON.stringify(hfConfig, null, 2)}\n`);
   await atomicWriteFile(join(dir, "generation_config.json"), `${JSON.stringify(generationConfig(config), null, 2)}\n`);
 }
+
+/** config.json's fields for a one-label sequence classifier (transformers' num_labels = 1: a regression score). */
+const SEQUENCE_CLASSIFICATION = { architectures: ["Gemma2ForSequenceClassification"], id2label: { "0": "LABEL_0" }, label2id: { LABEL_0: 0 } };
 
 /** What transformers derives from the model config for generation (docs/gemma2.md section 3.1). */
 function generationConfig(config: Gemma2Config): Record<string, unknown> {
@@ -204,7 +224,7 @@ function checkAgainstSpecs(specs: readonly ParameterSpec[], located: Map<string,
   }
   const embedding = specs[0]!;
   for (const [name, { reader, info }] of located) {
-    if (wanted.has(name)) continue;
+    if (wanted.has(name) || name === VALUE_HEAD) continue;
     if (name === TIED_HEAD && sameShape(info.shape, embedding.shape)) continue; // tied: the embedding is the head
     const problem = name === TIED_HEAD ? `expected the embedding's shape ${showShape(embedding.shape)}, got ${showShape(info.shape)}` : "is not a parameter of this config";
     throw new ConfigMismatchError(name, `${problem} (in ${reader.file})`);

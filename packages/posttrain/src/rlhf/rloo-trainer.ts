@@ -14,6 +14,7 @@ import {
   policyGradient,
   Random,
   Trainer,
+  type TrainerState,
 } from "@gemma-ts/core";
 import { emaUpdate } from "../averaging/weight-averaging.js";
 import { actionLogprobs, policyGradientBatch, rlooAdvantages, rollout } from "./rollout-batch.js";
@@ -53,6 +54,13 @@ export interface RlooStepRecord {
   /** Mean over completion tokens of log pi(a) - log pi_ref(a): a sample estimate of KL(pi || ref), before the step. */
   kl: number;
   tokens: number;
+}
+
+/** What a resumed run needs: the steps done, the policy's weights and moments, and the reference (the EMA anchor moves). */
+export interface RlooState {
+  step: number;
+  trainer: TrainerState;
+  reference: Gemma2Params;
 }
 
 export class RlooTrainer {
@@ -132,6 +140,20 @@ export class RlooTrainer {
       this.stale = false;
     }
     return this.policyWeights;
+  }
+
+  async state(): Promise<RlooState> {
+    return { step: this.nextStep, trainer: await this.trainer.state(), reference: this.referenceWeights };
+  }
+
+  /** Continues from a state: the steps after it draw and update exactly as the uninterrupted run's. */
+  async resume(state: RlooState): Promise<void> {
+    this.trainer.load(state.trainer);
+    this.nextStep = state.step;
+    this.referenceWeights = state.reference;
+    this.stale = true;
+    await this.reference?.dispose();
+    this.reference = undefined;
   }
 
   /** The reference policy's weights (the EMA anchor's, with anchorRate). */
