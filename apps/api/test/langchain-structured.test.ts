@@ -1,12 +1,13 @@
 // LangChain JS unchanged against the server: ChatOpenAI pointed at it, withStructuredOutput(zod
 // schema, { method: "jsonSchema" }) so the schema travels as response_format json_schema, and
-// LangChain parses the answer with the zod schema. Ajv with ajv-formats checks it again.
+// LangChain parses the answer with the zod schema. Ajv with ajv-formats checks it again. On random
+// weights and on the briefly trained model (support/trained-model.ts), which prefers JSON of its own.
 import { ChatOpenAI } from "@langchain/openai";
 import { Ajv } from "ajv";
 import addFormatsPlugin from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { MODEL, startTestServer, type TestServer } from "./support/test-server.js";
+import { MODEL, startTestServer, WEIGHTS, type TestServer } from "./support/test-server.js";
 
 const addFormats = addFormatsPlugin as unknown as (ajv: Ajv) => Ajv;
 
@@ -19,21 +20,23 @@ const Citizen = z.object({
   scores: z.array(z.number().int().min(1).max(5)).min(1).max(3),
 });
 
-let t: TestServer;
-beforeAll(async () => {
-  t = await startTestServer();
-});
-afterAll(() => t.stop());
+describe.each(WEIGHTS)("on %s weights", (weights) => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ weights });
+  });
+  afterAll(() => t.stop());
 
-describe("LangChain JS withStructuredOutput", () => {
-  it("returns an object that zod and Ajv accept, at several seeds", async () => {
-    const { $schema: _draft, ...schema } = z.toJSONSchema(Citizen) as Record<string, unknown>;
-    const validate = addFormats(new Ajv({ strict: false })).compile(schema);
-    for (const seed of [1, 2, 3]) {
-      const llm = new ChatOpenAI({ model: MODEL, apiKey: "unused", configuration: { baseURL: `${t.url}/v1` }, maxTokens: 200, temperature: 1, maxRetries: 0, modelKwargs: { seed } });
-      const citizen = await llm.withStructuredOutput(Citizen, { method: "jsonSchema", name: "citizen" }).invoke("Describe a citizen.");
-      expect(Citizen.safeParse(citizen).success).toBe(true);
-      expect(validate(citizen), JSON.stringify(validate.errors)).toBe(true);
-    }
+  describe("LangChain JS withStructuredOutput", () => {
+    it("returns an object that zod and Ajv accept, at several seeds", async () => {
+      const { $schema: _draft, ...schema } = z.toJSONSchema(Citizen) as Record<string, unknown>;
+      const validate = addFormats(new Ajv({ strict: false })).compile(schema);
+      for (const seed of [1, 2, 3]) {
+        const llm = new ChatOpenAI({ model: MODEL, apiKey: "unused", configuration: { baseURL: `${t.url}/v1` }, maxTokens: 200, temperature: 1, maxRetries: 0, modelKwargs: { seed } });
+        const citizen = await llm.withStructuredOutput(Citizen, { method: "jsonSchema", name: "citizen" }).invoke("Describe a citizen.");
+        expect(Citizen.safeParse(citizen).success).toBe(true);
+        expect(validate(citizen), JSON.stringify(validate.errors)).toBe(true);
+      }
+    });
   });
 });

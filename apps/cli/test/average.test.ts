@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readSafetensors } from "@gemma-ts/core/node";
+import { initLora, loraConfig, mergeLora, presetConfig } from "@gemma-ts/core";
+import { loadHfCheckpoint, readSafetensors, saveLoraAdapter } from "@gemma-ts/core/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const BIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
@@ -50,6 +51,30 @@ describe("gemma-ts average", () => {
     expect(Number(soup.get(name)!.data[7])).toBeCloseTo(expected, 6);
     run("warp", "--method", "warp", "--base", model("base"), "--models", model("a"), model("b"), "--eta", "1");
     expect(await same(model("warp"), model("a"))).toBe(false);
+  });
+
+  it("merges LoRA adapters into their base, so they average by their weight deltas", async () => {
+    const config = presetConfig("gemma2-tiny");
+    const lora = loraConfig(4, { targetModules: ["q_proj", "v_proj"] });
+    const { params: base } = await loadHfCheckpoint(model("base"));
+    const adapters = [5, 6].map((seed) => {
+      const weights = initLora(config, lora, seed);
+      // A trained adapter's B is not zero (it starts at zero, so the merge would be the base).
+      for (const [name, tensor] of weights) if (name.includes("lora_B")) tensor.data.forEach((_, i) => (tensor.data[i] = Math.sin(seed * 7 + i) / 10));
+      return weights;
+    });
+    for (const [i, weights] of adapters.entries()) await saveLoraAdapter(model(`adapter${i}`), lora, weights);
+    const merged = adapters.map((weights) => mergeLora(config, lora, base, weights));
+    const name = "model.layers.1.self_attn.q_proj.weight";
+    const result = cli("average", "--out", model("adapter-soup"), "--models", model("adapter0"), model("adapter1"), "--base", model("base"));
+    expect(result.status, result.stderr).toBe(0);
+    const soup = await weights(model("adapter-soup"));
+    const expected = (merged[0]!.get(name)!.data[11]! + merged[1]!.get(name)!.data[11]!) / 2;
+    expect(Number(soup.get(name)!.data[11])).toBeCloseTo(expected, 6);
+    expect(Number(soup.get(name)!.data[11])).not.toBeCloseTo(Number(base.get(name)!.data[11]), 4);
+    const withoutBase = cli("average", "--out", model("x"), "--models", model("adapter0"));
+    expect(withoutBase.status).toBe(1);
+    expect(withoutBase.stderr).toMatch(/LoRA adapters need --base/);
   });
 
   it("refuses misuse and other architectures in one line", () => {

@@ -1,14 +1,21 @@
-// A running server for a test file: the small test model written to a temp folder, loaded once,
-// served on 127.0.0.1 with an OS-chosen port, and an OpenAI SDK client pointed at it (retries
-// off, so a 429 or 5xx shows up as it is). Call stop() in afterAll.
+// A running server for a test file: the small test model written to a temp folder (random
+// weights, or the briefly trained ones the client tests' global setup made), loaded once, served
+// on 127.0.0.1 with an OS-chosen port, and an OpenAI SDK client pointed at it (retries off, so a
+// 429 or 5xx shows up as it is). Call stop() in afterAll.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closeServedModel, createServer, loadServedModel, type GemmaServer, type ServedModel, type ServerOptions } from "@gemma-ts/serve/http";
 import OpenAI from "openai";
+import { inject } from "vitest";
 import { writeTestModel, type TestModelOptions } from "./test-model.js";
+import { copyTrainedModel, trainedModelFolder } from "./trained-model.js";
 
 export const MODEL = "tiny";
+
+/** The client tests run on both: near-uniform logits, and peaked ones that prefer JSON, calls and prose. */
+export const WEIGHTS = ["random", "trained"] as const;
+export type Weights = (typeof WEIGHTS)[number];
 
 export interface TestServer {
   server: GemmaServer;
@@ -22,15 +29,18 @@ export interface TestServer {
 
 export interface TestServerOptions extends Omit<ServerOptions, "models"> {
   maxBatchSize?: number;
-  /** The test model's shape (default gemma2-tiny as writeTestModel makes it). */
+  /** The test model's shape (default gemma2-tiny as writeTestModel makes it); of the trained model only `config` applies. */
   testModel?: TestModelOptions;
+  /** Default random; trained needs the client tests' global setup (trained-model-setup.ts). */
+  weights?: Weights;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const root = mkdtempSync(join(tmpdir(), "gemma-ts-api-"));
   const folder = join(root, MODEL);
-  const { maxBatchSize, testModel, ...serverOptions } = options;
-  await writeTestModel(folder, testModel);
+  const { maxBatchSize, testModel, weights, ...serverOptions } = options;
+  if (weights === "trained") await copyTrainedModel(await trainedModelFolder(inject("trainedModel")), folder, testModel?.config);
+  else await writeTestModel(folder, testModel);
   const model = await loadServedModel(folder, { maxBatchSize: maxBatchSize ?? 4, threads: 1 });
   const server = createServer({ ...serverOptions, models: [model] });
   const { url } = await server.listen(0, "127.0.0.1");
