@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine (Node 20, nothing else needed): pnpm 10.34.9 and the workspace's
 # dependencies from the lockfile. With --test-tools, also the Debian packages the tests compare
-# against (sentencepiece's spm_train and its Python module).
+# against (sentencepiece's spm_train and its Python module) and Chromium, in which a test renders
+# the recipe's report.html.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ if [ "${1:-}" = "--test-tools" ]; then
   missing=()
   command -v spm_train >/dev/null || missing+=(sentencepiece)
   /usr/bin/python3 -c 'import sentencepiece' 2>/dev/null || missing+=(python3-sentencepiece)
+  command -v chromium >/dev/null || missing+=(chromium)
   if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"

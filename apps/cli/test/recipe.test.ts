@@ -3,11 +3,12 @@
 // report.html renders in headless Chromium with its charts and no console error, a rerun skips
 // every finished stage, and a config with a mistake is refused naming it. The figures of so short
 // a run mean nothing; the default config's are in docs/post-training.md.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import OpenAI from "openai";
 import puppeteer from "puppeteer-core";
 import { afterAll, describe, expect, it } from "vitest";
 
@@ -79,6 +80,29 @@ describe("gemma-ts recipe", () => {
       expect(errors).toEqual([]);
     } finally {
       await browser.close();
+    }
+  });
+
+  it("serves the final model, which answers a task prompt through the openai client as the evaluation saw it", async () => {
+    const evaluation = JSON.parse(readFileSync(join(out, "evaluation", "averaged.json"), "utf8")) as { examples: { prompt: string; reply: string }[] };
+    const child = spawn(process.execPath, [BIN, "serve", "--model", join(out, "averaged"), "--port", "0", "--threads", "1"], { stdio: ["ignore", "pipe", "pipe"] });
+    const url = await new Promise<string>((resolve, reject) => {
+      let stdout = "";
+      child.stdout.on("data", (data: Buffer) => {
+        stdout += data.toString();
+        const match = /at (http:\/\/\S+\/v1)/.exec(stdout);
+        if (match) resolve(match[1]!);
+      });
+      child.on("exit", () => reject(new Error("serve exited early")));
+    });
+    try {
+      const client = new OpenAI({ baseURL: url, apiKey: "unused", maxRetries: 0 });
+      for (const { prompt, reply } of evaluation.examples.slice(0, 3)) {
+        const completion = await client.chat.completions.create({ model: "averaged", messages: [{ role: "user", content: prompt }], temperature: 0, max_tokens: 6 });
+        expect(completion.choices[0]!.message.content).toBe(reply);
+      }
+    } finally {
+      child.kill("SIGTERM");
     }
   });
 

@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import { Command } from "commander";
 import { readRecipeConfig } from "../recipe/recipe-config.js";
 import { runRecipe } from "../recipe/recipe.js";
+import { recipeSummary } from "../recipe/recipe-report.js";
 
 export function recipeCommand(): Command {
   return new Command("recipe")
@@ -14,13 +15,6 @@ export function recipeCommand(): Command {
     .action(async (flags: { out: string; config?: string }) => {
       const out = resolve(flags.out);
       const report = await runRecipe({ out, config: await readRecipeConfig(flags.config === undefined ? undefined : resolve(flags.config)), log: (line) => process.stdout.write(`${line}\n`) });
-      const width = Math.max(...report.stages.map((stage) => stage.name.length));
-      process.stdout.write(`\n${"stage".padEnd(width)}  true reward  reward model  held-out ppl\n`);
-      for (const stage of report.stages) {
-        process.stdout.write(`${stage.name.padEnd(width)}  ${stage.true_reward.toFixed(3).padStart(11)}  ${stage.rm_score.toFixed(3).padStart(12)}  ${stage.held_out_perplexity.toFixed(1).padStart(12)}\n`);
-      }
-      const accuracy = report.reward_model.held_out_accuracy;
-      process.stdout.write(`\nreward model: ${Number.isFinite(accuracy) ? `${(accuracy * 100).toFixed(1)}%` : "no"} accuracy on ${report.reward_model.held_out_pairs} held-out pairs\n`);
-      process.stdout.write(`report: ${resolve(out, "report.html")}\nserve the final model: pnpm gemma-ts serve --model ${resolve(out, "averaged")}\n`);
+      process.stdout.write(recipeSummary(report, out));
     });
 }

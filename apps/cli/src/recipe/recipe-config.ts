@@ -40,32 +40,32 @@ export const recipeConfigSchema = z.strictObject({
       /** Keep only the first documents (null: all). */
       documents: positiveInt.nullable().default(null),
       /** Characters the student is distilled on (the teacher's store covers them) and held out. */
-      studentCharacters: positiveInt.default(600_000),
+      studentCharacters: positiveInt.default(300_000),
       evalCharacters: positiveInt.default(200_000),
     })
     .prefault({}),
   tasks: z.strictObject({ train: positiveInt.default(4000), eval: positiveInt.default(250), maxNewTokens: positiveInt.default(16) }).prefault({}),
   teacher: z
     .strictObject({
-      pretraining: pretraining({ preset: "gemma2-7m", steps: 300, batchSize: 16, seqLen: 128, lr: 3e-3 }),
-      sft: z.strictObject(fineTuning({ steps: 400, batchSize: 16, seqLen: 64, lr: 2e-3 })).prefault({}),
+      pretraining: pretraining({ preset: "gemma2-7m", steps: 150, batchSize: 8, seqLen: 128, lr: 3e-3 }),
+      sft: z.strictObject(fineTuning({ steps: 600, batchSize: 16, seqLen: 64, lr: 2e-3 })).prefault({}),
     })
     .prefault({}),
   student: z
     .strictObject({
       /** Distilled from the teacher's store of sampled tokens (`storeSamples` a position). */
-      pretraining: pretraining({ preset: "gemma2-3m", steps: 300, batchSize: 16, seqLen: 128, lr: 3e-3 }),
+      pretraining: pretraining({ preset: "gemma2-3m", steps: 200, batchSize: 8, seqLen: 128, lr: 3e-3 }),
       storeSamples: positiveInt.default(64),
     })
     .prefault({}),
   sft: z
     .strictObject({
-      ...fineTuning({ steps: 600, batchSize: 16, seqLen: 64, lr: 2e-3 }),
+      ...fineTuning({ steps: 800, batchSize: 16, seqLen: 64, lr: 2e-3 }),
       /** Behavioural cloning: the share of training prompts answered by the SFT teacher, the rest by the reference answers. */
       teacherShare: share.default(0.5),
     })
     .prefault({}),
-  onPolicy: z.strictObject({ steps: positiveInt.default(40), batchSize: positiveInt.default(16), lr: rate.default(1e-4), lambda: share.default(1), beta: share.default(0.5) }).prefault({}),
+  onPolicy: z.strictObject({ steps: positiveInt.default(30), batchSize: positiveInt.default(16), lr: rate.default(1e-4), lambda: share.default(1), beta: share.default(0.5) }).prefault({}),
   rewardModel: z
     .strictObject({
       prompts: positiveInt.default(3000),
@@ -80,7 +80,7 @@ export const recipeConfigSchema = z.strictObject({
     .strictObject({
       /** One RLHF run a seed (WARP averages at least two). */
       seeds: z.array(z.number().int().min(0)).min(1).default([1, 2]),
-      steps: positiveInt.default(60),
+      steps: positiveInt.default(50),
       k: z.number().int().min(2).default(4),
       promptsPerStep: positiveInt.default(16),
       lr: rate.default(1e-4),

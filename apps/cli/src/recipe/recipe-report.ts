@@ -53,6 +53,25 @@ export async function writeRecipeReport(out: string, report: RecipeReport): Prom
   await atomicWriteFile(join(out, "report.html"), await reportHtml(report));
 }
 
+/** The table of stages printed at the end, the report's place, and the command that serves the final model. */
+export function recipeSummary(report: RecipeReport, out: string): string {
+  const width = Math.max(5, ...report.stages.map((stage) => stage.name.length));
+  const lines = [`${"stage".padEnd(width)}  true reward  reward model  held-out ppl`];
+  for (const stage of report.stages) {
+    lines.push(`${stage.name.padEnd(width)}  ${stage.true_reward.toFixed(3).padStart(11)}  ${stage.rm_score.toFixed(3).padStart(12)}  ${stage.held_out_perplexity.toFixed(1).padStart(12)}`);
+  }
+  const { held_out_accuracy: accuracy, held_out_pairs: pairs } = report.reward_model;
+  return [
+    "",
+    ...lines,
+    "",
+    `reward model: ${Number.isFinite(accuracy) ? `${(accuracy * 100).toFixed(1)}%` : "no"} accuracy on ${pairs} held-out pairs`,
+    `report: ${join(out, "report.html")}`,
+    `serve the final model: pnpm gemma-ts serve --model ${join(out, "averaged")}`,
+    "",
+  ].join("\n");
+}
+
 const WIDTH = 260;
 
 async function reportHtml(report: RecipeReport): Promise<string> {
