@@ -11,6 +11,10 @@
 // Evaluation (orderedBatchAt): one pass over the documents in their order, the last row padded
 // (pad id, loss mask 0) and, in the last batch, whole padding rows so every batch keeps its shape.
 //
+// Without packing (packing "none", TRL's packing=False, for chat SFT): each row holds one document
+// from its start, cut at T + 1 ids and padded (pad id, loss mask 0), so every reply is read with its
+// whole prompt and nothing else. An epoch is then one row per document, in the same shuffled order.
+//
 // The loss mask of target t is the stored mask of that token (encode-document.ts): 0 on a
 // document's <bos> (it cannot be predicted from the document before), on the non-assistant tokens
 // of a chat, and on padding.
@@ -25,9 +29,14 @@ export interface BatchShape {
   sequenceLength: number;
 }
 
+/** "stream": documents end to end, rows cut anywhere; "none": one document a row, padded. */
+export type Packing = "stream" | "none";
+
 export interface BatchSourceOptions extends BatchShape {
   /** Decides the document order of each epoch; a uint32. */
   seed: number;
+  /** Default "stream". */
+  packing?: Packing;
   /** The documents to draw from (document numbers); default all of them. */
   documents?: ArrayLike<number>;
 }
@@ -73,6 +82,7 @@ export class BatchSource {
   readonly batchSize: number;
   readonly sequenceLength: number;
   readonly seed: number;
+  readonly packing: Packing;
   /** The document numbers this source draws from, ascending as given. */
   readonly documents: Uint32Array;
   readonly tokensPerEpoch: number;
@@ -93,6 +103,8 @@ export class BatchSource {
     this.batchSize = options.batchSize;
     this.sequenceLength = options.sequenceLength;
     this.seed = options.seed;
+    this.packing = options.packing ?? "stream";
+    if (this.packing !== "stream" && this.packing !== "none") throw new InvalidArgumentError("packing", `expected "stream" or "none", got ${JSON.stringify(this.packing)}`);
     this.documents = options.documents === undefined ? Uint32Array.from({ length: shards.documentCount }, (_, i) => i) : Uint32Array.from(options.documents);
     if (this.documents.length === 0) throw new InvalidArgumentError("documents", "no documents to draw batches from");
     for (const document of this.documents) {
@@ -107,19 +119,23 @@ export class BatchSource {
     return this.batchSize * this.sequenceLength;
   }
 
-  /** Steps to see every token of the split once as a target (fractional). */
+  /** Steps to see every token (every document, unpacked) of the split once as a target (fractional). */
   get stepsPerEpoch(): number {
-    return this.tokensPerEpoch / this.tokensPerStep;
+    return this.packing === "none" ? this.documents.length / this.batchSize : this.tokensPerEpoch / this.tokensPerStep;
   }
 
   /** Epochs consumed before `step` (fractional). */
   epochAt(step: number): number {
-    return (step * this.tokensPerStep) / this.tokensPerEpoch;
+    return step / this.stepsPerEpoch;
   }
 
-  /** The training batch of `step` (0-based): shuffled per epoch by the seed, packed, never padded. */
+  /** The training batch of `step` (0-based): shuffled per epoch by the seed, packed (never padded) or a document a row. */
   async batchAt(step: number): Promise<Batch> {
     checkStep("step", step);
+    if (this.packing === "none") {
+      const documents = this.documents.length;
+      return this.buildUnpacked(step, this.epochAt(step), (row) => this.epochLayout(Math.floor(row / documents)).order[row % documents]!);
+    }
     return this.build(step, this.epochAt(step), (position) => {
       const epoch = Math.floor(position / this.tokensPerEpoch);
       return { layout: this.epochLayout(epoch), offset: position - epoch * this.tokensPerEpoch };
@@ -128,13 +144,14 @@ export class BatchSource {
 
   /** Batches in one ordered pass over the documents (for evaluation). */
   get orderedBatchCount(): number {
-    return Math.ceil(this.orderedRowCount / this.batchSize);
+    return Math.ceil((this.packing === "none" ? this.documents.length : this.orderedRowCount) / this.batchSize);
   }
 
   /** Batch `index` of the ordered pass: documents in order, each target once, the tail padded. */
   async orderedBatchAt(index: number): Promise<Batch> {
     checkStep("index", index);
     if (index >= this.orderedBatchCount) throw new InvalidArgumentError("index", `the ordered pass has ${this.orderedBatchCount} batches, asked for ${index}`);
+    if (this.packing === "none") return this.buildUnpacked(index, this.epochAt(index), (row) => (row < this.documents.length ? this.documents[row]! : undefined));
     return this.build(index, this.epochAt(index), (position) =>
       position < this.tokensPerEpoch ? { layout: this.inOrder, offset: position } : undefined,
     );
@@ -166,6 +183,24 @@ export class BatchSource {
       }),
     );
     return { step, batchSize: rows, sequenceLength: T, ids, lossMask, epoch, segments: rowSegments.flat() };
+  }
+
+  /** Rows of one document each, from its start; `documentOf` maps a row of the stream to its document (none: a padding row). */
+  private async buildUnpacked(step: number, epoch: number, documentOf: (row: number) => number | undefined): Promise<Batch> {
+    const { batchSize: rows, sequenceLength: T } = this;
+    const ids = new Int32Array(rows * (T + 1)).fill(this.shards.pad);
+    const lossMask = new Uint8Array(rows * T);
+    const segments: BatchSegment[] = [];
+    for (let r = 0; r < rows; r++) {
+      const document = documentOf(step * rows + r);
+      if (document === undefined) continue;
+      const tokenMask = new Uint8Array(T + 1);
+      const count = Math.min(this.shards.documentLengthOf(document), T + 1);
+      await this.shards.readInto(document, 0, count, ids.subarray(r * (T + 1), (r + 1) * (T + 1)), tokenMask, 0);
+      lossMask.set(tokenMask.subarray(1), r * T);
+      segments.push({ row: r, column: 0, document, from: 0, count });
+    }
+    return { step, batchSize: rows, sequenceLength: T, ids, lossMask, epoch, segments };
   }
 
   private async fillRow(
@@ -236,6 +271,7 @@ function checkStep(name: string, value: number): void {
 
 export interface BatchSourcesOptions extends BatchShape {
   seed: number;
+  packing?: Packing;
   /** Documents kept out of training, for evaluation. */
   heldOut?: HeldOutSplit;
 }

@@ -11,7 +11,7 @@ export { writeTokenShards, type DocumentSource, type WriteTokenShardsOptions, ty
 export { openTokenShards, TokenShards, type OpenTokenShardsOptions } from "./token-shards.js";
 export { INDEX_FILE, type ShardEntry, type ShardSource, type TokenDtype, type TokenShardIndex } from "./shard-format.js";
 export { splitDocuments, type DocumentSplit, type HeldOutSplit } from "./split.js";
-export { BatchSource, batchSources, type Batch, type BatchSegment, type BatchShape, type BatchSourceOptions, type BatchSourcesOptions } from "./batch-source.js";
+export { BatchSource, batchSources, type Batch, type BatchSegment, type BatchShape, type BatchSourceOptions, type BatchSourcesOptions, type Packing } from "./batch-source.js";
 export {
   DataError,
   InvalidArgumentError,

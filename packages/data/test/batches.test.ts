@@ -187,3 +187,43 @@ it("rejects bad options", async () => {
   expect(() => new BatchSource(shards, { batchSize: B, sequenceLength: T, seed: 0, documents: [10_000] })).toThrow(/beyond/);
   await expect(new BatchSource(shards, { batchSize: B, sequenceLength: T, seed: 0 }).batchAt(-1)).rejects.toThrow(/step/);
 });
+
+describe("batches without packing (one document a row)", () => {
+  it("start each row at a document's first token, cut at T + 1 ids, pad the rest with mask 0, and visit every document once an epoch", async () => {
+    const source = new BatchSource(shards, { batchSize: B, sequenceLength: T, seed: 5, packing: "none" });
+    const n = shards.documentCount;
+    expect(source.stepsPerEpoch).toBeCloseTo(n / B, 10);
+    const seen: number[] = [];
+    for (let step = 0; step * B < n; step++) {
+      const batch = await source.batchAt(step);
+      for (const segment of batch.segments) {
+        const { ids, mask } = documents[segment.document]!;
+        const r = segment.row;
+        const count = Math.min(ids.length, T + 1);
+        expect(segment).toMatchObject({ column: 0, from: 0, count });
+        expect(Array.from(batch.ids.subarray(r * (T + 1), r * (T + 1) + count))).toEqual(Array.from(ids.subarray(0, count)));
+        expect(Array.from(batch.ids.subarray(r * (T + 1) + count, (r + 1) * (T + 1)))).toEqual(new Array(T + 1 - count).fill(shards.pad));
+        expect(Array.from(batch.lossMask.subarray(r * T, r * T + count - 1))).toEqual(Array.from(mask.subarray(1, count)));
+        expect(batch.lossMask.subarray(r * T + count - 1, (r + 1) * T).every((value) => value === 0)).toBe(true);
+        if (seen.length < n) seen.push(segment.document);
+      }
+    }
+    expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(seen).not.toEqual(Array.from({ length: n }, (_, i) => i));
+    // A pure function of (seed, step), and the next epoch is another order.
+    expect(await source.batchAt(2)).toEqual(await new BatchSource(shards, { batchSize: B, sequenceLength: T, seed: 5, packing: "none" }).batchAt(2));
+    const nextEpoch = await source.batchAt(Math.ceil(n / B) + 1);
+    expect(nextEpoch.epoch).toBeGreaterThan(1);
+  });
+
+  it("pass over the documents in order for evaluation, padding the last batch with empty rows", async () => {
+    const source = new BatchSource(shards, { batchSize: B, sequenceLength: T, seed: 5, packing: "none" });
+    const batches = [];
+    for await (const batch of source.orderedBatches()) batches.push(batch);
+    expect(batches).toHaveLength(Math.ceil(shards.documentCount / B));
+    expect(batches.flatMap((batch) => batch.segments.map((segment) => segment.document))).toEqual(Array.from({ length: shards.documentCount }, (_, i) => i));
+    const last = batches.at(-1)!;
+    const emptyRows = B * batches.length - shards.documentCount;
+    for (let r = B - emptyRows; r < B; r++) expect(last.lossMask.subarray(r * T, (r + 1) * T).every((value) => value === 0)).toBe(true);
+  });
+});

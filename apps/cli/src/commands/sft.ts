@@ -39,7 +39,7 @@ export function sftCommand(): Command {
     .option("--api-key <key>", "an endpoint teacher's API key (default: OPENAI_API_KEY)")
     .option("--steps <n>", "optimiser steps", positiveInteger("--steps"), 600)
     .option("--batch-size <n>", "rows per step", positiveInteger("--batch-size"), 16)
-    .option("--seq-len <n>", "tokens per row (chats are packed)", positiveInteger("--seq-len"), 64)
+    .option("--seq-len <n>", "tokens per row: one chat a row, cut or padded to it", positiveInteger("--seq-len"), 48)
     .option("--lr <x>", "peak learning rate", positiveNumber("--lr"), 2e-3)
     .option("--seed <n>", "seed of the data order", seedValue("--seed"), 0)
     .option("--max-new-tokens <n>", "the teacher's reply length", positiveInteger("--max-new-tokens"), 16)

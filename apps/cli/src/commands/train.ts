@@ -5,7 +5,7 @@
 // file parses the flags; training/run-training.ts runs the run.
 import { resolve } from "node:path";
 import { LORA_MODULES, type LoraModule, PRESETS } from "@gemma-ts/core";
-import type { TextUnit } from "@gemma-ts/data";
+import type { Packing, TextUnit } from "@gemma-ts/data";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { fraction, nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber, seedValue, unitInterval } from "../training/flag-values.js";
 import { defaultKdWeight, type RunSettings } from "../training/run-settings.js";
@@ -23,6 +23,7 @@ interface TrainFlags {
   batchSize?: number;
   seqLen?: number;
   gradAccum?: number;
+  packing?: Packing;
   lr?: number;
   minLr?: number;
   warmupSteps?: number;
@@ -61,6 +62,7 @@ export function trainCommand(): Command {
     .option("--batch-size <n>", "rows per micro-batch", positiveInteger("--batch-size"))
     .option("--seq-len <n>", "tokens per row", positiveInteger("--seq-len"))
     .option("--grad-accum <n>", "micro-batches per step (gradient accumulation; default 1)", positiveInteger("--grad-accum"))
+    .addOption(new Option("--packing <how>", "stream: documents end to end, rows cut anywhere (pre-training); none: one document a row, padded, so a chat's reply sees its whole prompt (SFT) (default stream)").choices(["stream", "none"]))
     .option("--lr <x>", "peak learning rate of the warmup-cosine schedule (default 1e-3)", positiveNumber("--lr"))
     .option("--min-lr <x>", "the rate the cosine decays to (default --lr / 10)", nonNegativeNumber("--min-lr"))
     .option("--warmup-steps <n>", "linear warmup steps (default steps / 20, at most 1000)", nonNegativeInteger("--warmup-steps"))
@@ -123,6 +125,7 @@ function givenSettings(flags: TrainFlags): Partial<RunSettings> {
     batchSize: flags.batchSize,
     seqLen: flags.seqLen,
     gradAccum: flags.gradAccum,
+    packing: flags.packing,
     lr: flags.lr,
     minLr: flags.minLr,
     warmupSteps: flags.warmupSteps,

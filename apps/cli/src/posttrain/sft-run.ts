@@ -1,7 +1,7 @@
 // SFT and behavioural cloning as `gemma-ts sft` and the recipe run them: the task chats (each
 // prompt with its reference answer, or with a teacher's reply for a share of them) written into
-// the run's folder, then an ordinary `gemma-ts train` run from the model on them. Chats are
-// packed into rows and the loss falls on the assistant's turns only (the data package's masks);
+// the run's folder, then an ordinary `gemma-ts train` run from the model on them, one chat a row
+// (--packing none), the loss on the assistant's turns only (the data package's masks);
 // held-out loss is on the evaluation tasks' reference answers. Resumable as any train run.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -55,7 +55,8 @@ export async function writeSftData(options: Omit<SftRunOptions, "model" | "train
 
 /** SFT settings for a train run of `model` on the chats. */
 export function sftRunSettings(model: string, data: { chats: string; evalChats: string | null }, training: SftRunOptions["training"]): Partial<RunSettings> {
-  return { model, data: [data.chats], eval: data.evalChats === null ? null : [data.evalChats], ...training };
+  // One chat a row: packed rows would cut chats, and a reply read without its prompt teaches noise.
+  return { model, data: [data.chats], eval: data.evalChats === null ? null : [data.evalChats], packing: "none", ...training };
 }
 
 export async function runSft(options: SftRunOptions): Promise<void> {

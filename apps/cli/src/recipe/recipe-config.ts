@@ -48,7 +48,7 @@ export const recipeConfigSchema = z.strictObject({
   teacher: z
     .strictObject({
       pretraining: pretraining({ preset: "gemma2-7m", steps: 150, batchSize: 8, seqLen: 128, lr: 3e-3 }),
-      sft: z.strictObject(fineTuning({ steps: 600, batchSize: 16, seqLen: 64, lr: 2e-3 })).prefault({}),
+      sft: z.strictObject(fineTuning({ steps: 600, batchSize: 16, seqLen: 48, lr: 2e-3 })).prefault({}),
     })
     .prefault({}),
   student: z
@@ -60,7 +60,7 @@ export const recipeConfigSchema = z.strictObject({
     .prefault({}),
   sft: z
     .strictObject({
-      ...fineTuning({ steps: 800, batchSize: 16, seqLen: 64, lr: 2e-3 }),
+      ...fineTuning({ steps: 800, batchSize: 16, seqLen: 48, lr: 2e-3 }),
       /** Behavioural cloning: the share of training prompts answered by the SFT teacher, the rest by the reference answers. */
       teacherShare: share.default(0.5),
     })

@@ -6,7 +6,7 @@
 // `--resume` continues as the run went, but free to change between attempts (the thread count
 // decides the order of onnxruntime's sums, so keep it for losses equal bit for bit).
 import type { LoraModule } from "@gemma-ts/core";
-import type { TextUnit } from "@gemma-ts/data";
+import type { Packing, TextUnit } from "@gemma-ts/data";
 import { InvalidArgumentError } from "commander";
 import { type RunFormat, readRunRecord, resumedSettings, writeRunRecord } from "./run-file.js";
 
@@ -31,6 +31,8 @@ export interface RunSettings {
   seqLen: number;
   /** Micro-batches of batchSize rows per optimiser step. */
   gradAccum: number;
+  /** "stream": documents packed end to end; "none": one document a row from its start, padded (chat SFT, so a reply sees its whole prompt). */
+  packing: Packing;
   lr: number;
   minLr: number;
   warmupSteps: number;
@@ -96,6 +98,7 @@ export const SETTING_FLAGS: Readonly<Record<SettingName, string>> = {
   batchSize: "--batch-size",
   seqLen: "--seq-len",
   gradAccum: "--grad-accum",
+  packing: "--packing",
   lr: "--lr",
   minLr: "--min-lr",
   warmupSteps: "--warmup-steps",
@@ -115,7 +118,7 @@ export const SETTING_FLAGS: Readonly<Record<SettingName, string>> = {
  * Settings added after run.json's first version, with the value that reproduces an older run (one
  * that did not have them), so its file still resumes.
  */
-const LATER_SETTINGS: Partial<RunSettings> = { teacherStore: null, teacherTopK: null, teacher: null, kdWeight: null };
+const LATER_SETTINGS: Partial<RunSettings> = { teacherStore: null, teacherTopK: null, teacher: null, kdWeight: null, packing: "stream" };
 
 /** How a student sees its teacher: a top-k store, a sampled store, or the whole distribution online. */
 export type TeacherKind = "top-k" | "sample" | "full";
@@ -164,6 +167,7 @@ export function newRunSettings(given: Partial<RunSettings>): RunSettings {
     batchSize: given.batchSize!,
     seqLen: given.seqLen!,
     gradAccum: given.gradAccum ?? 1,
+    packing: given.packing ?? "stream",
     lr,
     minLr: given.minLr ?? lr / 10,
     warmupSteps: given.warmupSteps ?? Math.min(1000, Math.ceil(steps / 20)),

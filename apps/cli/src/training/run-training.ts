@@ -103,7 +103,7 @@ export async function runTraining(options: TrainRunOptions): Promise<void> {
   try {
     const evalShards = settings.eval ? await shardsOf(EVAL_DATA_DIR, settings.eval) : undefined;
     if (evalShards) opened.push(evalShards);
-    const shape = { batchSize: settings.batchSize, sequenceLength: settings.seqLen, seed: settings.seed };
+    const shape = { batchSize: settings.batchSize, sequenceLength: settings.seqLen, seed: settings.seed, packing: settings.packing };
     const sources = batchSources(shards, { ...shape, ...(settings.heldOut !== null ? { heldOut: { fraction: settings.heldOut } } : {}) });
     const evalSource = evalShards ? new BatchSource(evalShards, shape) : sources.heldOut;
     const inputs = await runObjective(settings, shards, sources.train, config.vocabSize, threads);
