@@ -58,7 +58,13 @@ describe("task family", () => {
     expect(new Set(a.train.map((task) => task.prompt)).size).toBe(500);
     expect(taskSplit({ seed: 2, train: 10, eval: 10 }).eval).not.toEqual(a.eval.slice(0, 10));
     expect(a.train.slice(0, 5).map((task) => task.kind)).toEqual([...TASK_KINDS]);
-    // "next" has 1,000 distinct prompts.
+    // "next" has 1,000 distinct prompts: once they run out the other kinds fill its turns, and a
+    // split of "next" alone that asks for more is refused.
+    const large = taskSplit({ seed: 1, train: 8000, eval: 100 });
+    expect(new Set(large.train.map((task) => task.prompt)).size).toBe(8000);
+    const next = [...large.train, ...large.eval].filter((task) => task.kind === "next").length;
+    expect(next).toBeGreaterThan(990);
+    expect(next).toBeLessThanOrEqual(1000);
     expect(() => taskSplit({ seed: 1, train: 5000, eval: 100, kinds: ["next"] })).toThrow(/cannot draw more distinct 'next' tasks/);
   });
 });

@@ -44,7 +44,7 @@ export const recipeConfigSchema = z.strictObject({
       evalCharacters: positiveInt.default(200_000),
     })
     .prefault({}),
-  tasks: z.strictObject({ train: positiveInt.default(4000), eval: positiveInt.default(250), maxNewTokens: positiveInt.default(16) }).prefault({}),
+  tasks: z.strictObject({ train: positiveInt.default(12_000), eval: positiveInt.default(250), maxNewTokens: positiveInt.default(16) }).prefault({}),
   teacher: z
     .strictObject({
       pretraining: pretraining({ preset: "gemma2-7m", steps: 150, batchSize: 8, seqLen: 128, lr: 3e-3 }),

@@ -72,26 +72,39 @@ export interface TaskSplitOptions {
 }
 
 /**
- * Train and evaluation tasks with no prompt in common, the kinds in turn, drawn from `seed`.
+ * Train and evaluation tasks with no prompt in common, the kinds in turn (a kind whose distinct
+ * prompts have run out is skipped), drawn from `seed`.
  * The evaluation set is drawn first, so it does not change with the size of the training set.
  */
 export function taskSplit(options: TaskSplitOptions): { train: Task[]; eval: Task[] } {
   const kinds = options.kinds ?? TASK_KINDS;
   const random = new Random(options.seed);
   const seen = new Set<string>();
+  const exhausted = new Set<TaskKind>();
+  let turn = 0;
   const draw = (count: number) => {
     const tasks: Task[] = [];
-    // Some kinds have few distinct prompts (next: 1,000); give up on one that has run out.
+    // Some kinds have few distinct prompts (next: 1,000): one that has run out is skipped, and the
+    // others fill its turns.
     for (let misses = 0; tasks.length < count; ) {
-      const kind = kinds[tasks.length % kinds.length]!;
+      const kind = kinds[turn % kinds.length]!;
+      if (exhausted.has(kind)) {
+        turn++;
+        continue;
+      }
       const task = drawTask(kind, random);
       if (seen.has(task.prompt)) {
-        if (++misses > 100_000) throw new RangeError(`cannot draw more distinct '${kind}' tasks: asked for ${options.train + options.eval} tasks, a ${Math.ceil((options.train + options.eval) / kinds.length)} of each kind`);
+        if (++misses > 10_000) {
+          exhausted.add(kind);
+          misses = 0;
+          if (exhausted.size === kinds.length) throw new RangeError(`cannot draw more distinct '${kinds.join("', '")}' tasks: asked for ${options.train + options.eval} tasks`);
+        }
         continue;
       }
       misses = 0;
       seen.add(task.prompt);
       tasks.push(task);
+      turn++;
     }
     return tasks;
   };
