@@ -60,9 +60,13 @@ export const recipeConfigSchema = z.strictObject({
     .prefault({}),
   sft: z
     .strictObject({
-      ...fineTuning({ steps: 800, batchSize: 16, seqLen: 48, lr: 2e-3 }),
-      /** Behavioural cloning: the share of training prompts answered by the SFT teacher, the rest by the reference answers. */
-      teacherShare: share.default(0.5),
+      ...fineTuning({ steps: 1000, batchSize: 16, seqLen: 48, lr: 2e-3 }),
+      /**
+       * Behavioural cloning: the share of training prompts answered by the SFT teacher, the rest by
+       * the reference answers. Small by default: at this scale the teacher is often wrong, and its
+       * wrong replies are what the student then learns.
+       */
+      teacherShare: share.default(0.2),
     })
     .prefault({}),
   onPolicy: z.strictObject({ steps: positiveInt.default(30), batchSize: positiveInt.default(16), lr: rate.default(1e-4), lambda: share.default(1), beta: share.default(0.5) }).prefault({}),
