@@ -9,7 +9,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Gemma2Model, type Gemma2Params, warmupCosine } from "@gemma-ts/core";
 import { loadHfCheckpoint, loadTrainingState, OnnxBackend, saveTrainingState } from "@gemma-ts/core/node";
-import { evaluateTasks, replyStopTokens, RewardModel, RlooTrainer, type Task, taskPromptIds, trueReward } from "@gemma-ts/posttrain";
+import { evaluateTasks, replyStopTokens, RewardModel, type RlooState, RlooTrainer, type Task, taskPromptIds, trueReward } from "@gemma-ts/posttrain";
 import { InvalidArgumentError } from "commander";
 import { RecordLog } from "../training/metrics-log.js";
 import { type RunFormat, readRunRecord, resumedSettings, writeRunRecord } from "../training/run-file.js";
@@ -205,7 +205,7 @@ async function saveRlhfCheckpoint(out: string, trainer: RlooTrainer, policy: Mod
   });
 }
 
-async function loadRlhfCheckpoint(out: string, step: number): Promise<Parameters<RlooTrainer["resume"]>[0]> {
+async function loadRlhfCheckpoint(out: string, step: number): Promise<RlooState> {
   const dir = checkpointDir(out, step);
   const training = await loadTrainingState(dir);
   if (training.step !== step) throw new InvalidArgumentError(`${dir} holds the state after step ${training.step}, not ${step}`);
