@@ -54,7 +54,7 @@ describe("gemma-ts recipe", () => {
     const score = cli("reward", "--model", join(out, "reward-model"), "--prompt", "What is 2 + 3?", "--response", "5");
     expect(score.status, score.stderr).toBe(0);
     expect(Number.isFinite(JSON.parse(score.stdout).score)).toBe(true);
-  });
+   }, 600_000);
 
   it.skipIf(CHROMIUM === undefined)("report.html renders its charts in headless Chromium without console errors", async () => {
     const browser = await puppeteer.launch({ executablePath: CHROMIUM!, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
@@ -100,6 +100,14 @@ describe("gemma-ts recipe", () => {
       for (const { prompt, reply } of evaluation.examples.slice(0, 3)) {
         const completion = await client.chat.completions.create({ model: "averaged", messages: [{ role: "user", content: prompt }], temperature: 0, max_tokens: 6 });
         expect(completion.choices[0]!.message.content).toBe(reply);
+      }
+      // Behavioural cloning from an endpoint teacher: `gemma-ts sft --teacher URL` asks it for the replies it learns.
+      const cloned = join(folder, "cloned");
+      const sft = cli("sft", "--model", join(out, "pretrained"), "--out", cloned, "--tasks", join(out, "data", "tasks-eval.jsonl"), "--teacher", url, "--teacher-model", "averaged", "--max-new-tokens", "6", "--steps", "2", "--batch-size", "2", "--threads", "1");
+      expect(sft.status, sft.stderr).toBe(0);
+      const chats = readFileSync(join(cloned, "sft-data", "chats.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as { messages: { content: string }[] });
+      for (const { prompt, reply } of evaluation.examples.slice(0, 3)) {
+        expect(chats.find((chat) => chat.messages[0]!.content === prompt)!.messages[1]!.content).toBe(reply);
       }
     } finally {
       child.kill("SIGTERM");
