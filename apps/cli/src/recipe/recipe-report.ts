@@ -94,7 +94,8 @@ async function reportHtml(report: RecipeReport): Promise<string> {
     }),
     losses: await vegaLiteSvg({
       data: { values: report.curves.loss },
-      facet: { field: "stage", columns: 4, sort: [...LOSS_STAGES, ...report.curves.rl.map((point) => point.run)], title: null },
+      facet: { field: "stage", sort: [...LOSS_STAGES, ...new Set(report.curves.rl.map((point) => point.run))], title: null },
+      columns: 4,
       resolve: { scale: { x: "independent", y: "independent" } },
       spec: { width: 200, height: 130, mark: { type: "line", strokeWidth: 1 }, encoding: { x: { field: "step", type: "quantitative" }, y: { field: "loss", type: "quantitative", scale: { zero: false } } } },
     }),
