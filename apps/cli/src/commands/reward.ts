@@ -6,7 +6,7 @@ import { OnnxBackend } from "@gemma-ts/core/node";
 import { RewardModel, taskPromptIds } from "@gemma-ts/posttrain";
 import { Command, InvalidArgumentError } from "commander";
 import { readModelFolder } from "../posttrain/model-folder.js";
-import { runRewardTraining } from "../posttrain/reward-run.js";
+import { type RewardRunOptions, runRewardTraining } from "../posttrain/reward-run.js";
 import { positiveInteger, positiveNumber, seedValue, unitInterval } from "../training/flag-values.js";
 
 export function rewardCommand(): Command {
@@ -30,21 +30,11 @@ export function rewardCommand(): Command {
     });
 }
 
-interface TrainRewardFlags {
-  policy: string;
-  out: string;
+type TrainRewardFlags = Pick<RewardRunOptions, "policy" | "out" | "prompts" | "temperature" | "labelNoise" | "epochs" | "batchSize" | "lr" | "seed" | "maxNewTokens"> & {
   tasks: string;
   evalTasks: string;
-  prompts: number;
-  temperature: number;
-  labelNoise: number;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  seed: number;
-  maxNewTokens: number;
   threads?: number;
-}
+};
 
 export function trainRewardCommand(): Command {
   return new Command("train-reward")
