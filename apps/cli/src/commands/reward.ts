@@ -3,9 +3,9 @@
 // true reward (posttrain/reward-run.ts).
 import { resolve } from "node:path";
 import { OnnxBackend } from "@gemma-ts/core/node";
-import { RewardModel, taskPromptIds } from "@gemma-ts/posttrain";
-import { Command, InvalidArgumentError } from "commander";
-import { readModelFolder } from "../posttrain/model-folder.js";
+import { taskPromptIds } from "@gemma-ts/posttrain";
+import { Command } from "commander";
+import { openRewardModel } from "../posttrain/judge.js";
 import { type RewardRunOptions, runRewardTraining } from "../posttrain/reward-run.js";
 import { positiveInteger, positiveNumber, seedValue, unitInterval } from "../training/flag-values.js";
 
@@ -17,9 +17,7 @@ export function rewardCommand(): Command {
     .requiredOption("--response <text>", "the reply to score")
     .option("--threads <n>", "onnxruntime intra-op threads (default one per core)", positiveInteger("--threads"))
     .action(async (flags: { model: string; prompt: string; response: string; threads?: number }) => {
-      const folder = await readModelFolder(resolve(flags.model));
-      if (!folder.valueHead) throw new InvalidArgumentError(`${flags.model} is not a reward model (it has no score.weight)`);
-      const model = new RewardModel({ config: folder.config, params: folder.params, valueHead: folder.valueHead, backend: new OnnxBackend(flags.threads === undefined ? {} : { intraOpThreads: flags.threads }), trainable: false });
+      const { folder, model } = await openRewardModel(resolve(flags.model), new OnnxBackend(flags.threads === undefined ? {} : { intraOpThreads: flags.threads }));
       try {
         const ids = [...taskPromptIds(folder.tokenizer, { prompt: flags.prompt }), ...folder.tokenizer.encode(flags.response, { addSpecialTokens: false }).ids];
         const [score] = await model.score([ids]);

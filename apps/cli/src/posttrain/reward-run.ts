@@ -70,7 +70,8 @@ export async function runRewardTraining(options: RewardRunOptions): Promise<Rewa
   const heldOut = await samplePreferencePairs(sampler, policy.tokenizer, await readTasks(options.evalTasks), { ...draw, labelNoise: 0, seed: options.seed + 1 });
   await sampler.dispose();
   await writePairs(join(out, "pairs.jsonl"), train.pairs);
-  log(`pairs: ${train.pairs.length} from ${trainTasks.length} prompts (${train.ties} ties dropped, ${train.pairs.filter((pair) => pair.flipped).length} labels flipped); ${heldOut.pairs.length} held-out pairs`);
+  const flipped = train.pairs.filter((pair) => pair.flipped).length;
+  log(`pairs: ${train.pairs.length} from ${trainTasks.length} prompts (${train.ties} ties dropped, ${flipped} labels flipped); ${heldOut.pairs.length} held-out pairs`);
   // A policy never right (or always) gives only ties: the head stays as initialised, and the report says so.
   if (train.pairs.length === 0) log(`warning: every pair of replies from ${options.policy} tied on the true reward; the reward model is untrained`);
 
@@ -93,7 +94,7 @@ export async function runRewardTraining(options: RewardRunOptions): Promise<Rewa
     const result: RewardResult = {
       pairs: train.pairs.length,
       ties: train.ties,
-      flipped: train.pairs.filter((pair) => pair.flipped).length,
+      flipped,
       heldOutPairs: heldOut.pairs.length,
       heldOutAccuracy,
       steps,

@@ -7,13 +7,14 @@
 // (seed, step), so a resumed run computes what the uninterrupted one computes.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { Gemma2Model, type Gemma2Params, warmupCosine } from "@gemma-ts/core";
+import { warmupCosine } from "@gemma-ts/core";
 import { loadHfCheckpoint, loadTrainingState, OnnxBackend, saveTrainingState } from "@gemma-ts/core/node";
-import { evaluateTasks, replyStopTokens, RewardModel, type RlooState, RlooTrainer, type Task, taskPromptIds, trueReward } from "@gemma-ts/posttrain";
+import { replyStopTokens, type RlooState, RlooTrainer, taskPromptIds, trueReward } from "@gemma-ts/posttrain";
 import { InvalidArgumentError } from "commander";
 import { RecordLog } from "../training/metrics-log.js";
 import { type RunFormat, readRunRecord, resumedSettings, writeRunRecord } from "../training/run-file.js";
 import { checkpointDir, checkpointSteps, pruneCheckpoints, removePartialCheckpoints, writeCheckpointFolder } from "../training/run-folder.js";
+import { judgeGreedy, openRewardModel } from "./judge.js";
 import { type ModelFolder, readModelFolder, writeModelFolder } from "./model-folder.js";
 import { readTasks } from "./task-files.js";
 
@@ -109,15 +110,14 @@ export async function runRlhf(options: RlhfRunOptions): Promise<RlhfRecord[]> {
   await writeRunRecord(out, RLHF_RUN, { settings, options: { checkpointEvery: options.checkpointEvery, threads: options.threads } });
 
   const policy = await readModelFolder(settings.policy);
-  const judge = await readModelFolder(settings.rewardModel);
-  if (!judge.valueHead) throw new InvalidArgumentError(`${settings.rewardModel} is not a reward model (it has no score.weight); train one with gemma-ts reward train`);
-  if (judge.tokenizerJson.length !== policy.tokenizerJson.length || !judge.tokenizerJson.every((byte, i) => byte === policy.tokenizerJson[i])) {
+  const backend = new OnnxBackend(options.threads === null ? {} : { intraOpThreads: options.threads });
+  const { folder: judge, model: rewardModel } = await openRewardModel(settings.rewardModel, backend);
+  if (!Buffer.from(judge.tokenizerJson).equals(Buffer.from(policy.tokenizerJson))) {
+    await rewardModel.dispose();
     throw new InvalidArgumentError(`${settings.rewardModel} has another tokenizer than ${settings.policy}; the reward model scores the policy's token ids`);
   }
   const trainTasks = await readTasks(settings.trainTasks);
   const evalTasks = (await readTasks(settings.evalTasks)).slice(0, settings.evalPrompts);
-  const backend = new OnnxBackend(options.threads === null ? {} : { intraOpThreads: options.threads });
-  const rewardModel = new RewardModel({ config: judge.config, params: judge.params, valueHead: judge.valueHead, backend, trainable: false });
   const prompts = trainTasks.map((task) => taskPromptIds(policy.tokenizer, task));
   let sampledTrueReward = 0;
   const trainer = new RlooTrainer({
@@ -153,9 +153,9 @@ export async function runRlhf(options: RlhfRunOptions): Promise<RlhfRecord[]> {
       log(start > 0 ? `resuming ${out} from step ${start} of ${settings.steps}` : `RLOO: ${settings.steps} steps of ${settings.promptsPerStep} prompts x ${settings.k} samples, KL ${settings.klCoef}${settings.anchorRate === null ? "" : `, EMA anchor ${settings.anchorRate}`}`);
       const schedule = warmupCosine({ maxLr: settings.lr, warmupSteps: Math.ceil(settings.steps / 20), totalSteps: settings.steps });
       const evaluate = async (step: number) => {
-        const scored = await scoreGreedy(await trainer.params(), policy, rewardModel, evalTasks, settings.maxNewTokens, backend);
-        await metrics.append({ step, eval_true_reward: scored.trueReward, eval_rm_score: scored.rmScore });
-        log(`step ${step}: greedy on ${evalTasks.length} eval prompts, true reward ${scored.trueReward.toFixed(3)}, reward model ${scored.rmScore.toFixed(3)}`);
+        const { evaluation, rmScore } = await judgeGreedy(policy, await trainer.params(), rewardModel, evalTasks, settings.maxNewTokens, backend);
+        await metrics.append({ step, eval_true_reward: evaluation.trueReward, eval_rm_score: rmScore });
+        log(`step ${step}: greedy on ${evalTasks.length} eval prompts, true reward ${evaluation.trueReward.toFixed(3)}, reward model ${rmScore.toFixed(3)}`);
       };
       if (start === 0) await evaluate(0);
       for (let step = start; step < settings.steps; step++) {
@@ -180,19 +180,6 @@ export async function runRlhf(options: RlhfRunOptions): Promise<RlhfRecord[]> {
   } finally {
     await trainer.close();
     await rewardModel.dispose();
-  }
-}
-
-/** Greedy replies of `params` to the tasks: their mean true reward and reward-model score. */
-export async function scoreGreedy(params: Gemma2Params, policy: ModelFolder, rewardModel: RewardModel, tasks: readonly Task[], maxNewTokens: number, backend: OnnxBackend): Promise<{ trueReward: number; rmScore: number }> {
-  const model = new Gemma2Model(policy.config, params, backend, { weights: "inputs" });
-  try {
-    const evaluation = await evaluateTasks(model, policy.tokenizer, tasks, { maxNewTokens, batchSize: 64 });
-    const rows = evaluation.replies.map((reply, i) => [...taskPromptIds(policy.tokenizer, tasks[i]!), ...policy.tokenizer.encode(reply.reply, { addSpecialTokens: false }).ids]);
-    const scores = await rewardModel.score(rows, 64);
-    return { trueReward: evaluation.trueReward, rmScore: scores.reduce((sum, score) => sum + score, 0) / Math.max(1, scores.length) };
-  } finally {
-    await model.dispose();
   }
 }
 

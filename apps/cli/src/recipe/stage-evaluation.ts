@@ -4,9 +4,9 @@
 // kept). Cached in DIR/evaluation/<stage>.json, so a rerun reads it back.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { Gemma2Model } from "@gemma-ts/core";
 import { atomicWriteFile, OnnxBackend, readJsonFile } from "@gemma-ts/core/node";
-import { evaluateTasks, RewardModel, type TaskKind, taskPromptIds } from "@gemma-ts/posttrain";
+import type { TaskKind } from "@gemma-ts/posttrain";
+import { judgeGreedy, openRewardModel } from "../posttrain/judge.js";
 import { readModelFolder } from "../posttrain/model-folder.js";
 import { readTasks } from "../posttrain/task-files.js";
 import { evaluateFiles } from "../training/evaluate-files.js";
@@ -41,23 +41,17 @@ export async function evaluateStage(options: StageEvaluationOptions): Promise<St
   if (await exists(file)) return (await readJsonFile(file)) as StageEvaluation;
   const backend = new OnnxBackend(options.threads === null ? {} : { intraOpThreads: options.threads });
   const policy = await readModelFolder(options.model);
-  const judge = await readModelFolder(options.rewardModel);
+  const { model: rewardModel } = await openRewardModel(options.rewardModel, backend);
   const tasks = await readTasks(options.evalTasks);
-  const model = new Gemma2Model(policy.config, policy.params, backend, { weights: "inputs" });
-  const rewardModel = new RewardModel({ config: judge.config, params: judge.params, valueHead: judge.valueHead!, backend, trainable: false });
   try {
-    const evaluation = await evaluateTasks(model, policy.tokenizer, tasks, { maxNewTokens: options.maxNewTokens, batchSize: 64 });
-    const scores = await rewardModel.score(
-      evaluation.replies.map((reply, i) => [...taskPromptIds(policy.tokenizer, tasks[i]!), ...policy.tokenizer.encode(reply.reply, { addSpecialTokens: false }).ids]),
-      64,
-    );
+    const { evaluation, rmScore } = await judgeGreedy(policy, policy.params, rewardModel, tasks, options.maxNewTokens, backend);
     const perplexity = await evaluateFiles({ model: options.model, data: [options.heldOutText], tokenizer: undefined, adapter: undefined, seqLen: undefined, batchSize: 8, textUnit: "file", threads: options.threads ?? undefined });
     const result: StageEvaluation = {
       name: options.name,
       model: options.model,
       true_reward: evaluation.trueReward,
       true_reward_by_kind: evaluation.byKind,
-      rm_score: scores.reduce((sum, score) => sum + score, 0) / Math.max(1, scores.length),
+      rm_score: rmScore,
       held_out_perplexity: perplexity.perplexity,
       examples: evaluation.replies.slice(0, 10),
     };
@@ -65,7 +59,6 @@ export async function evaluateStage(options: StageEvaluationOptions): Promise<St
     await atomicWriteFile(file, `${JSON.stringify(result, null, 2)}\n`);
     return result;
   } finally {
-    await model.dispose();
     await rewardModel.dispose();
   }
 }
