@@ -1,0 +1,13 @@
+import { GraphBuilder, HostTensor } from "@gemma-ts/core";
+import { WebGpuBackend } from "./src/index.js";
+import { nodeGpu } from "./src/node.js";
+const backend = await WebGpuBackend.create({ gpu: nodeGpu() });
+console.log("created");
+const b = new GraphBuilder();
+const x = b.input("x", "float32", [3]);
+const exe = await backend.compile(b.build({ y: x.mul(2) }));
+console.log("compiled");
+console.log(await exe.run({ x: HostTensor.float32([3], [1, 2, 3]) }));
+await exe.dispose();
+backend.destroy();
+console.log("done");

@@ -1,0 +1,53 @@
+// Records a run's launches, then encodes them in one compute pass and submits once: the run's
+// metadata goes up in one buffer (each launch's words at an aligned offset), and copies (reading
+// outputs back, moving outputs out of shared buffers) follow the pass in the same submit.
+import type { GpuContext } from "./gpu-context.js";
+import type { Launch } from "./kernel.js";
+
+export class CommandRecorder {
+  private readonly launches: Launch[] = [];
+  private readonly copies: ((encoder: GPUCommandEncoder) => void)[] = [];
+
+  constructor(private readonly gpu: GpuContext) {}
+
+  launch(launch: Launch): void {
+    if (launch.workgroups.some((n) => n === 0)) return;
+    this.launches.push(launch);
+  }
+
+  copy(encode: (encoder: GPUCommandEncoder) => void): void {
+    this.copies.push(encode);
+  }
+
+  async submit(): Promise<void> {
+    const { device, pool, metaAlignment } = this.gpu;
+    const pipelines = await Promise.all(this.launches.map((launch) => this.gpu.pipeline(launch.kernel)));
+    const alignWords = metaAlignment / 4;
+    const offsets: number[] = [];
+    let words = 0;
+    for (const { meta } of this.launches) {
+      offsets.push(words);
+      words += Math.ceil(Math.max(1, meta.length) / alignWords) * alignWords;
+    }
+    const metaWords = new Uint32Array(Math.max(1, words));
+    this.launches.forEach(({ meta }, index) => metaWords.set(meta, offsets[index]));
+    const metaStorage = pool.acquire(metaWords.byteLength, "the run's kernel metadata");
+    device.queue.writeBuffer(metaStorage.buffer, 0, metaWords);
+    const encoder = device.createCommandEncoder();
+    if (this.launches.length > 0) {
+      const pass = encoder.beginComputePass();
+      this.launches.forEach((launch, index) => {
+        const pipeline = pipelines[index]!;
+        const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: metaStorage.buffer, offset: offsets[index]! * 4, size: Math.max(1, launch.meta.length) * 4 } }];
+        launch.buffers.forEach((buffer, b) => entries.push({ binding: b + 1, resource: { buffer } }));
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
+        pass.dispatchWorkgroups(...launch.workgroups);
+      });
+      pass.end();
+    }
+    for (const encode of this.copies) encode(encoder);
+    device.queue.submit([encoder.finish()]);
+    metaStorage.release();
+  }
+}

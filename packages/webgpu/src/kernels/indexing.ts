@@ -1,0 +1,99 @@
+// The kernels that read or write through integer indices (ops.ts): gather and scatterAdd on the
+// rows of a table, takeAlong and scatterAlong on the last axis. Every index goes through
+// checked_index_. The scatters run one thread per column (scatterAdd) or per row (scatterAlong),
+// each walking its updates in order, so duplicate indices sum without atomics and
+// deterministically, in the reference backend's order.
+//   gather:       out[p, j] = data[indices[p], j]
+//   scatterAdd:   out[indices[p], j] += updates[p, j]        (out zeroed first)
+//   takeAlong:    out[r, q] = data[r, indices[r, q]]
+//   scatterAlong: out[r, indices[r, q]] += updates[r, q]     (out zeroed first)
+import type { CommandRecorder } from "../command-recorder.js";
+import type { WgslScalar } from "../element-storage.js";
+import { itemKernel, type Kernel, storageBindings, workgroupsFor } from "../kernel.js";
+import { CHECKED_INDEX, ERROR_BINDING_TYPE } from "./checked-index.wgsl.js";
+
+export interface IndexedOperand {
+  readonly buffer: GPUBuffer;
+  readonly offset: number;
+}
+
+interface IndexedLaunch {
+  readonly node: number;
+  readonly type: WgslScalar;
+  readonly data: IndexedOperand;
+  readonly indices: IndexedOperand;
+  readonly out: IndexedOperand;
+  readonly errors: GPUBuffer;
+}
+
+// meta: count, node, limit, rowSize, dataOffset, indicesOffset, outOffset
+function launch(recorder: CommandRecorder, kernel: Kernel, threads: number, limit: number, rowSize: number, l: IndexedLaunch): void {
+  recorder.launch({
+    kernel,
+    buffers: [l.data.buffer, l.indices.buffer, l.out.buffer, l.errors],
+    meta: [threads, l.node, limit, rowSize, l.data.offset, l.indices.offset, l.out.offset],
+    workgroups: workgroupsFor(threads),
+  });
+}
+
+const kernels = new Map<string, Kernel>();
+
+function indexKernel(name: string, type: WgslScalar, body: string): Kernel {
+  const key = `${name}/${type}`;
+  let kernel = kernels.get(key);
+  if (!kernel) {
+    const declarations = storageBindings([
+      ["data", type, "read"],
+      ["indices", "i32", "read"],
+      ["out", type, "read_write"],
+      ["errors", ERROR_BINDING_TYPE, "read_write"],
+    ]);
+    const prelude = "  let node = info[1]; let limit = info[2]; let row_size = info[3]; let pd = info[4]; let pi = info[5]; let po = info[6];\n";
+    kernel = { key, wgsl: () => CHECKED_INDEX + itemKernel(declarations, prelude + body) };
+    kernels.set(key, kernel);
+  }
+  return kernel;
+}
+
+/** data [rows, rowSize], indices [count] -> out [count, rowSize]; one thread per output element. */
+export function gather(recorder: CommandRecorder, l: IndexedLaunch, rows: number, rowSize: number, count: number): void {
+  const kernel = indexKernel("gather", l.type, "  let p = i / row_size;\n  let j = i % row_size;\n  out[po + i] = data[pd + checked_index_(indices[pi + p], limit, node) * row_size + j];");
+  launch(recorder, kernel, count * rowSize, rows, rowSize, l);
+}
+
+/** indices [count], updates (data) [count, rowSize] -> out [rows, rowSize], zeroed beforehand; one thread per column. */
+export function scatterAdd(recorder: CommandRecorder, l: IndexedLaunch, rows: number, rowSize: number, count: number): void {
+  const kernel = indexKernel(
+    "scatterAdd",
+    l.type,
+    `  for (var p = 0u; p < info[7]; p++) {
+    let row = checked_index_(indices[pi + p], limit, node);
+    out[po + row * row_size + i] += data[pd + p * row_size + i];
+  }`,
+  );
+  recorder.launch({
+    kernel,
+    buffers: [l.data.buffer, l.indices.buffer, l.out.buffer, l.errors],
+    meta: [rowSize, l.node, rows, rowSize, l.data.offset, l.indices.offset, l.out.offset, count],
+    workgroups: workgroupsFor(rowSize),
+  });
+}
+
+/** data [rows, size], indices [rows, k] -> out [rows, k]; one thread per output element. */
+export function takeAlong(recorder: CommandRecorder, l: IndexedLaunch, rows: number, size: number, k: number): void {
+  const kernel = indexKernel("takeAlong", l.type, "  let row = i / row_size;\n  out[po + i] = data[pd + row * limit + checked_index_(indices[pi + i], limit, node)];");
+  launch(recorder, kernel, rows * k, size, k, l);
+}
+
+/** indices [rows, k], updates (data) [rows, k] -> out [rows, size], zeroed beforehand; one thread per row. */
+export function scatterAlong(recorder: CommandRecorder, l: IndexedLaunch, rows: number, size: number, k: number): void {
+  const kernel = indexKernel(
+    "scatterAlong",
+    l.type,
+    `  for (var q = 0u; q < row_size; q++) {
+    let column = checked_index_(indices[pi + i * row_size + q], limit, node);
+    out[po + i * limit + column] += data[pd + i * row_size + q];
+  }`,
+  );
+  launch(recorder, kernel, rows, size, k, l);
+}

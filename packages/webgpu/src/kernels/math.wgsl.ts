@@ -1,0 +1,124 @@
+// WGSL functions whose built-in forms WGSL leaves too loose for a 1e-5 match with the float64
+// oracle: the spec allows sin and cos an absolute error of 2^-11 (RoPE takes them of angles in
+// the thousands), tanh and pow inherit the error of their exp/log forms, and erf does not exist.
+// Each is included in a kernel only when its expression calls it.
+
+/** sin and cos together: reduction by pi/2 in three parts (Cody and Waite), then Cephes' minimax polynomials on [-pi/4, pi/4]. */
+const SIN_COS = `
+fn sin_cos_(x: f32) -> vec2f {
+  let j = round(x * 0.636619772367581);
+  // pi/2 = 1.5703125 + 4.838267923332751e-4 + 2.5632829192545614e-12; j * 1.5703125 is exact for |j| < 2^16.
+  let r = ((x - j * 1.5703125) - j * 4.838267923332751e-4) - j * 2.5632829192545614e-12;
+  let r2 = r * r;
+  let s = r + r * r2 * (-1.6666654611e-1 + r2 * (8.3321608736e-3 + r2 * -1.9515295891e-4));
+  let c = 1.0 - 0.5 * r2 + r2 * r2 * (4.166664568298827e-2 + r2 * (-1.388731625493765e-3 + r2 * 2.443315711809948e-5));
+  switch (i32(j) & 3) {
+    case 0: { return vec2f(s, c); }
+    case 1: { return vec2f(c, -s); }
+    case 2: { return vec2f(-s, -c); }
+    default: { return vec2f(-c, s); }
+  }
+}
+fn sin_(x: f32) -> f32 { return sin_cos_(x).x; }
+fn cos_(x: f32) -> f32 { return sin_cos_(x).y; }
+`;
+
+/** tanh: its odd Taylor series below 0.5 (no cancellation), (1 - e^-2a) / (1 + e^-2a) above. */
+const TANH = `
+fn tanh_(x: f32) -> f32 {
+  let a = abs(x);
+  if (a < 0.5) {
+    let x2 = x * x;
+    return x * (1.0 + x2 * (-0.3333333333333333 + x2 * (0.13333333333333333 + x2 * (-0.05396825396825397 + x2 * (0.021869488536155203 + x2 * (-0.008863235529902197 + x2 * 0.003592128036572481))))));
+  }
+  let t = exp(-2.0 * min(a, 20.0));
+  let value = (1.0 - t) / (1.0 + t);
+  return select(value, -value, x < 0.0);
+}
+`;
+
+/** erf as the oracle computes it: the positive series (A&S 7.1.6) below 1, the continued fraction of erfc (A&S 7.1.14, Lentz) above. */
+const ERF = `
+fn erf_(x: f32) -> f32 {
+  let a = abs(x);
+  if (a >= 4.0) { return sign(x); }
+  var value: f32;
+  if (a < 1.0) {
+    let a2 = a * a;
+    var term = a;
+    var sum = a;
+    for (var n = 0; n < 40; n++) {
+      term *= 2.0 * a2 / f32(2 * n + 3);
+      sum += term;
+      if (term < sum * 1e-8) { break; }
+    }
+    value = 1.1283791670955126 * exp(-a2) * sum;
+  } else {
+    var f = a;
+    var c = a;
+    var d = 0.0;
+    for (var j = 1; j < 300; j++) {
+      let aj = f32(j) * 0.5;
+      d = 1.0 / (a + aj * d);
+      c = a + aj / c;
+      let delta = c * d;
+      f *= delta;
+      if (abs(delta - 1.0) < 1e-8) { break; }
+    }
+    value = 1.0 - 0.5641895835477563 * exp(-a * a) / f;
+  }
+  return select(value, -value, x < 0.0);
+}
+`;
+
+/** C's pow, as ONNX Pow: 1 for a base of 1 or an exponent of 0, signed results for negative bases with integer exponents. */
+const POW = `
+fn pow_(a: f32, b: f32) -> f32 {
+  if (a == 1.0 || b == 0.0) { return 1.0; }
+  if (b == 1.0) { return a; }
+  if (b == 2.0) { return a * a; }
+  if (a == 0.0) { return select(from_bits_(0x7f800000u), 0.0, b > 0.0); }
+  if (a < 0.0) {
+    if (b != floor(b)) { return from_bits_(0x7fc00000u); }
+    let magnitude = pow(-a, b);
+    return select(magnitude, -magnitude, abs(b % 2.0) == 1.0);
+  }
+  return pow(a, b);
+}
+`;
+
+/** float32 rounded to bfloat16 (nearest, ties to even) and to float16, kept as float32. */
+const NARROW = `
+fn to_bf16_(x: f32) -> f32 {
+  let bits = bitcast<u32>(x);
+  if ((bits & 0x7f800000u) == 0x7f800000u) { return x; }
+  return bitcast<f32>((bits + 0x7fffu + ((bits >> 16u) & 1u)) & 0xffff0000u);
+}
+fn to_f16_(x: f32) -> f32 { return unpack2x16float(pack2x16float(vec2f(x, 0.0))).x; }
+`;
+
+/** A float from its bits at run time: WGSL refuses infinities and NaN as constant expressions. */
+const FROM_BITS = `
+fn from_bits_(bits: u32) -> f32 { return bitcast<f32>(bits); }
+`;
+
+const LIBRARY: readonly [call: string, source: string][] = [
+  ["sin_cos_(", SIN_COS],
+  ["sin_(", SIN_COS],
+  ["cos_(", SIN_COS],
+  ["tanh_(", TANH],
+  ["erf_(", ERF],
+  ["pow_(", POW],
+  ["to_bf16_(", NARROW],
+  ["to_f16_(", NARROW],
+  ["from_bits_(", FROM_BITS],
+];
+
+/** The library functions `code` calls, each once. */
+export function mathFor(code: string): string {
+  const sources = new Set<string>();
+  for (const [call, source] of LIBRARY) if (code.includes(call)) sources.add(source);
+  // The library's own functions call from_bits_ too.
+  if ([...sources].some((source) => source.includes("from_bits_("))) sources.add(FROM_BITS);
+  return [...sources].join("");
+}

@@ -1,0 +1,132 @@
+// The WebGPU backend: core's Backend interface on a GPUDevice. Tensors uploaded or left resident
+// by runs stay in GPU buffers across runs and graphs (weights, KV caches, optimiser moments);
+// `read` maps them back. The same code runs in browsers (navigator.gpu) and in Node (the `webgpu`
+// package's Dawn, see ./node); the GPU object is passed in, never found by import side effects.
+import {
+  type Backend,
+  type BackendTensor,
+  BackendError,
+  CoreError,
+  type Graph,
+  HostTensor,
+  InvalidArgumentError,
+  type Shape,
+  sizeOf,
+} from "@gemma-ts/core";
+import { fromGpuElements, storageBytes, toGpuElements } from "./element-storage.js";
+import { BufferUsage, MapMode, STORAGE_USAGE } from "./gpu-flags.js";
+import { GpuContext } from "./gpu-context.js";
+import { checkBindingSize, GpuStorage } from "./gpu-storage.js";
+import { WebGpuExecutable } from "./webgpu-executable.js";
+import { WebGpuTensor } from "./webgpu-tensor.js";
+
+export interface WebGpuBackendOptions {
+  /** The WebGPU entry point: navigator.gpu in a browser (the default), `nodeGpu()` in Node. */
+  gpu?: GPU;
+  powerPreference?: GPUPowerPreference;
+}
+
+/** No WebGPU adapter: the browser lacks WebGPU, or Node has no Vulkan/Metal/D3D12 driver for Dawn. */
+export class WebGpuUnavailableError extends CoreError {
+  constructor(reason: string) {
+    super("BACKEND_FAILED", `WebGPU is not available: ${reason}`);
+    this.name = "WebGpuUnavailableError";
+  }
+}
+
+export class WebGpuBackend implements Backend {
+  readonly name = "webgpu";
+  private readonly gpu: GpuContext;
+  private lost: string | undefined;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly adapterInfo: GPUAdapterInfo,
+  ) {
+    this.gpu = new GpuContext(device);
+    void device.lost.then((info) => {
+      this.lost = info.message || info.reason;
+    });
+  }
+
+  /** Requests an adapter and a device with the adapter's largest buffer limits. */
+  static async create(options: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
+    const gpu = options.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+    if (!gpu) throw new WebGpuUnavailableError("no navigator.gpu; in Node pass { gpu: nodeGpu() } from @gemma-ts/webgpu/node");
+    const adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : {});
+    if (!adapter) throw new WebGpuUnavailableError("requestAdapter() found no adapter (in Node, Dawn needs a Vulkan driver: see the package README)");
+    const { limits } = adapter;
+    const device = await adapter.requestDevice({
+      requiredLimits: {
+        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+        maxBufferSize: limits.maxBufferSize,
+      },
+    });
+    return new WebGpuBackend(device, adapter.info);
+  }
+
+  async compile(graph: Graph): Promise<WebGpuExecutable> {
+    this.checkAlive();
+    return new WebGpuExecutable(this.gpu, graph, { upload: (tensor, what) => this.uploadAlone(tensor, what) });
+  }
+
+  upload(tensor: HostTensor): BackendTensor {
+    this.checkAlive();
+    return this.uploadAlone(tensor, "upload");
+  }
+
+  view(tensor: BackendTensor, offset: number, shape: Shape): BackendTensor {
+    const parent = WebGpuTensor.unwrap(tensor);
+    const size = sizeOf(shape);
+    if (!Number.isInteger(offset) || offset < 0 || offset + size > sizeOf(parent.shape)) {
+      throw new InvalidArgumentError("view", `elements [${offset}, ${offset + size}) outside a tensor of ${sizeOf(parent.shape)}`);
+    }
+    return new WebGpuTensor(parent.dtype, shape, parent.storage, parent.offset + offset, true);
+  }
+
+  async read(tensor: BackendTensor): Promise<HostTensor> {
+    this.checkAlive();
+    const source = WebGpuTensor.unwrap(tensor);
+    const size = sizeOf(source.shape);
+    const byteOffset = source.dtype === "uint8" ? source.offset : source.offset * 4;
+    const aligned = Math.floor(byteOffset / 4) * 4;
+    const bytes = Math.ceil((storageBytes(source.dtype, size) + byteOffset - aligned) / 4) * 4;
+    const staging = this.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    try {
+      const encoder = this.device.createCommandEncoder();
+      encoder.copyBufferToBuffer(source.storage.buffer, aligned, staging, 0, bytes);
+      this.device.queue.submit([encoder.finish()]);
+      await staging.mapAsync(MapMode.READ);
+      return fromGpuElements(source.dtype, source.shape, staging.getMappedRange().slice(byteOffset - aligned));
+    } catch (error) {
+      if (error instanceof CoreError) throw error;
+      throw new BackendError("webgpu", "read a tensor", error);
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  free(tensor: BackendTensor): void {
+    WebGpuTensor.unwrap(tensor).free();
+  }
+
+  /** Frees every buffer and the device. The backend is unusable afterwards. */
+  destroy(): void {
+    this.gpu.pool.destroy();
+    this.device.destroy();
+  }
+
+  /** A tensor in a buffer of its own, destroyed when freed (weights, constants). */
+  private uploadAlone(tensor: HostTensor, what: string): WebGpuTensor {
+    const elements = toGpuElements(tensor, what);
+    const bytes = storageBytes(tensor.dtype, sizeOf(tensor.shape));
+    checkBindingSize(bytes, this.gpu.maxBindingBytes, what);
+    const buffer = this.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: STORAGE_USAGE });
+    if (elements.byteLength > 0) this.device.queue.writeBuffer(buffer, 0, elements.buffer, elements.byteOffset, elements.byteLength);
+    return new WebGpuTensor(tensor.dtype, tensor.shape, new GpuStorage(buffer, undefined), 0, false);
+  }
+
+  private checkAlive(): void {
+    if (this.lost !== undefined) throw new BackendError("webgpu", "use the device", `the GPU device was lost (${this.lost})`);
+  }
+}

@@ -1,0 +1,246 @@
+// A compiled graph on the GPU. Compiling checks the wiring, records when each value is last
+// read, and uploads the constants once. A run binds the symbolic dims from the inputs, records
+// every node's kernels, submits them as one command buffer, and either reads the outputs back
+// (run) or leaves them on the GPU as tensors (runResident). Index errors found on the GPU are
+// thrown after the run.
+import {
+  type BackendTensor,
+  bindDims,
+  type Dims,
+  type Executable,
+  type Graph,
+  HostTensor,
+  InvalidArgumentError,
+  type RunInput,
+  ShapeMismatchError,
+  type TensorMap,
+  evaluateDims,
+} from "@gemma-ts/core";
+import { CommandRecorder } from "./command-recorder.js";
+import { fromGpuElements, storageBytes } from "./element-storage.js";
+import { BufferUsage, MapMode } from "./gpu-flags.js";
+import type { GpuContext } from "./gpu-context.js";
+import { ERROR_WORDS } from "./kernels/checked-index.wgsl.js";
+import { lowerNode } from "./lower-node.js";
+import { type RunValue, RunValues } from "./run-values.js";
+import { WebGpuTensor } from "./webgpu-tensor.js";
+
+export interface Uploader {
+  upload(tensor: HostTensor, what: string): WebGpuTensor;
+}
+
+interface Plan {
+  /** Node ids whose values can be dropped after node `id` ran, keyed by `id`. */
+  readonly releases: ReadonlyMap<number, readonly number[]>;
+  readonly checksIndices: boolean;
+}
+
+const INDEXED_OPS = new Set(["gather", "scatterAdd", "takeAlong", "scatterAlong"]);
+
+function plan(graph: Graph): Plan {
+  const seen = new Set<number>();
+  const lastUse = new Map<number, number>();
+  for (const node of graph.nodes) {
+    for (const input of node.inputs) {
+      if (!seen.has(input)) throw new InvalidArgumentError("graph", `node %${node.id} reads %${input}, which does not precede it`);
+      lastUse.set(input, node.id);
+    }
+    if (seen.has(node.id)) throw new InvalidArgumentError("graph", `node id %${node.id} appears twice`);
+    seen.add(node.id);
+  }
+  for (const node of graph.nodes) if (!lastUse.has(node.id)) lastUse.set(node.id, node.id);
+  for (const [name, id] of graph.outputs) {
+    if (!seen.has(id)) throw new InvalidArgumentError("graph", `output '${name}' is %${id}, which is not a node`);
+    lastUse.delete(id);
+  }
+  const releases = new Map<number, number[]>();
+  for (const [id, last] of lastUse) releases.set(last, [...(releases.get(last) ?? []), id]);
+  return { releases, checksIndices: graph.nodes.some((node) => INDEXED_OPS.has(node.op.kind)) };
+}
+
+export class WebGpuExecutable implements Executable {
+  private readonly plan: Plan;
+  private readonly constants = new Map<number, WebGpuTensor>();
+  private disposed = false;
+
+  constructor(
+    private readonly gpu: GpuContext,
+    private readonly graph: Graph,
+    uploader: Uploader,
+  ) {
+    this.plan = plan(graph);
+    for (const node of graph.nodes) if (node.op.kind === "constant") this.constants.set(node.id, uploader.upload(node.op.value, `constant %${node.id}`));
+  }
+
+  async run(inputs: TensorMap): Promise<Record<string, HostTensor>> {
+    const { values, outputs, recorder, finish } = this.record(inputs);
+    const reads = outputs.map(([name, value]) => [name, this.readLater(recorder, value)] as const);
+    try {
+      await finish();
+      const hosts = await Promise.all(reads.map(async ([name, read]) => [name, await read()] as const));
+      return Object.fromEntries(hosts);
+    } finally {
+      values.dropAll();
+    }
+  }
+
+  async runResident(inputs: TensorMap): Promise<Record<string, BackendTensor>> {
+    const { values, outputs, recorder, finish } = this.record(inputs);
+    const result: Record<string, BackendTensor> = {};
+    const given = new Set<RunValue>();
+    for (const [name, value] of outputs) {
+      if (values.ownsAlone(value) && !given.has(value)) {
+        values.disown(value);
+        given.add(value);
+        result[name] = new WebGpuTensor(value.dtype, value.shape, value.storage, value.offset, false);
+      } else {
+        result[name] = this.copyOut(recorder, value);
+      }
+    }
+    try {
+      await finish();
+    } catch (error) {
+      for (const tensor of Object.values(result)) (tensor as WebGpuTensor).free();
+      throw error;
+    } finally {
+      values.dropAll();
+    }
+    return result;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const tensor of this.constants.values()) tensor.free();
+    this.constants.clear();
+  }
+
+  /** Records the whole graph; `finish` submits it and throws any index error the GPU found. */
+  private record(inputs: TensorMap) {
+    if (this.disposed) throw new InvalidArgumentError("executable", "run after dispose()");
+    const graph = this.graph;
+    const bound = this.checkInputs(inputs);
+    const values = new RunValues(this.gpu);
+    const recorder = new CommandRecorder(this.gpu);
+    let errors: GPUBuffer | undefined;
+    let errorStorage: ReturnType<GpuContext["pool"]["acquire"]> | undefined;
+    const errorBuffer = () => {
+      if (!errorStorage) {
+        errorStorage = this.gpu.pool.acquire(ERROR_WORDS * 4, "the run's error words");
+        errors = errorStorage.buffer;
+        this.gpu.device.queue.writeBuffer(errors, 0, new Uint32Array(ERROR_WORDS));
+      }
+      return errors!;
+    };
+    try {
+      for (const node of graph.nodes) {
+        if (node.op.kind === "input") {
+          const { value, owned } = bound.inputs.get(node.op.name)!;
+          values.set(node.id, value, owned);
+        } else if (node.op.kind === "constant") {
+          const constant = this.constants.get(node.id)!;
+          values.set(node.id, { storage: constant.storage, offset: constant.offset, shape: constant.shape, dtype: constant.dtype }, false);
+        } else {
+          const shape = evaluateDims(node.shape, bound.dims);
+          if (shape.some((d) => d < 0)) {
+            throw new ShapeMismatchError(`node %${node.id} (${node.op.kind})`, `negative dimension in [${shape.join(", ")}] with ${[...bound.dims].map(([n, v]) => `${n}=${v}`).join(", ")}`);
+          }
+          const { value, owned } = lowerNode({ recorder, values, dims: bound.dims, errors: errorBuffer }, node, shape, node.inputs.map((id) => values.get(id)));
+          values.set(node.id, value, owned);
+        }
+        for (const id of this.plan.releases.get(node.id) ?? []) values.drop(id);
+      }
+    } catch (error) {
+      values.dropAll();
+      for (const { value, owned } of bound.inputs.values()) if (owned && !value.storage.isReleased) value.storage.release();
+      errorStorage?.release();
+      throw error;
+    }
+    const outputs = [...graph.outputs].map(([name, id]) => [name, values.get(id)] as const);
+    const readErrors = errorStorage ? this.readLater(recorder, { storage: errorStorage, offset: 0, shape: [ERROR_WORDS], dtype: "int32" }) : undefined;
+    const finish = async () => {
+      try {
+        await recorder.submit();
+        if (readErrors) this.throwIndexError(await readErrors());
+      } finally {
+        errorStorage?.release();
+      }
+    };
+    return { values, outputs, recorder, finish };
+  }
+
+  private throwIndexError(words: HostTensor): void {
+    const [flag = 0, node = 0, value = 0, limit = 0] = Array.from(words.data as Int32Array);
+    if (flag === 0) return;
+    const kind = this.graph.nodes.find((n) => n.id === node)?.op.kind ?? "index";
+    throw new InvalidArgumentError(`${kind} indices`, `index ${value} is out of range for ${limit >>> 0} rows (node %${node})`);
+  }
+
+  /** Records a copy of the value into a staging buffer; the returned function maps it after the submit. */
+  private readLater(recorder: CommandRecorder, value: RunValue): () => Promise<HostTensor> {
+    const size = value.shape.reduce((n, d) => n * d, 1);
+    const byteOffset = value.dtype === "uint8" ? value.offset : value.offset * 4;
+    const alignedOffset = Math.floor(byteOffset / 4) * 4;
+    const skip = byteOffset - alignedOffset;
+    const bytes = Math.ceil((storageBytes(value.dtype, size) + skip) / 4) * 4;
+    const staging = this.gpu.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    const buffer = value.storage.buffer;
+    recorder.copy((encoder) => encoder.copyBufferToBuffer(buffer, alignedOffset, staging, 0, bytes));
+    return async () => {
+      try {
+        await staging.mapAsync(MapMode.READ);
+        const words = staging.getMappedRange().slice(skip);
+        return fromGpuElements(value.dtype, value.shape, words);
+      } finally {
+        staging.destroy();
+      }
+    };
+  }
+
+  /** A resident copy of a value the run cannot give away (an input, a constant, a shared buffer). */
+  private copyOut(recorder: CommandRecorder, value: RunValue): WebGpuTensor {
+    if (value.dtype === "uint8") throw new InvalidArgumentError("output", "a uint8 input or constant cannot be a resident output on the webgpu backend");
+    const size = value.shape.reduce((n, d) => n * d, 1);
+    const bytes = storageBytes(value.dtype, size);
+    const storage = this.gpu.pool.acquire(bytes, "a resident output");
+    const source = value.storage.buffer;
+    recorder.copy((encoder) => encoder.copyBufferToBuffer(source, value.offset * 4, storage.buffer, 0, bytes));
+    return new WebGpuTensor(value.dtype, value.shape, storage, 0, false);
+  }
+
+  /** Every graph input present with its declared dtype and shape, and nothing else; host inputs uploaded. */
+  private checkInputs(given: TensorMap) {
+    const graph = this.graph;
+    for (const name of Object.keys(given)) {
+      if (!graph.inputs.has(name)) throw new InvalidArgumentError(name, `is not an input of the graph (its inputs: ${[...graph.inputs.keys()].join(", ")})`);
+    }
+    const shapes: [string, Dims, readonly number[]][] = [];
+    const tensors = new Map<string, RunInput>();
+    for (const [name, id] of graph.inputs) {
+      const node = graph.nodes.find((n) => n.id === id)!;
+      const tensor = given[name];
+      if (tensor === undefined) throw new InvalidArgumentError(name, `missing; the graph declares it as ${node.dtype}[${node.shape.join(", ")}]`);
+      if (tensor.dtype !== node.dtype) throw new InvalidArgumentError(name, `expected ${node.dtype}, got ${tensor.dtype}`);
+      if (!(tensor instanceof HostTensor)) WebGpuTensor.unwrap(tensor);
+      shapes.push([name, node.shape, tensor.shape]);
+      tensors.set(name, tensor);
+    }
+    const dims = bindDims(shapes);
+    // Host inputs are uploaded into storage the run owns; resident ones are read where they are.
+    const inputs = new Map<string, { value: RunValue; owned: boolean }>();
+    try {
+      for (const [name, tensor] of tensors) {
+        if (tensor instanceof HostTensor) {
+          inputs.set(name, { value: this.gpu.uploadToPool(tensor, `input '${name}'`), owned: true });
+        } else {
+          const { storage, offset, shape, dtype } = WebGpuTensor.unwrap(tensor);
+          inputs.set(name, { value: { storage, offset, shape, dtype }, owned: false });
+        }
+      }
+    } catch (error) {
+      for (const { value, owned } of inputs.values()) if (owned) value.storage.release();
+      throw error;
+    }
+    return { dims, inputs };
+  }
+}
