@@ -20,8 +20,9 @@ export class CommandRecorder {
   }
 
   async submit(): Promise<void> {
-    const { device, pool, metaAlignment } = this.gpu;
-    const pipelines = await Promise.all(this.launches.map((launch) => this.gpu.pipeline(launch.kernel)));
+    const { device, metaAlignment } = this.gpu;
+    const pipelines: GPUComputePipeline[] = [];
+    for (const launch of this.launches) pipelines.push(await this.gpu.pipeline(launch.kernel));
     const alignWords = metaAlignment / 4;
     const offsets: number[] = [];
     let words = 0;
@@ -31,14 +32,17 @@ export class CommandRecorder {
     }
     const metaWords = new Uint32Array(Math.max(1, words));
     this.launches.forEach(({ meta }, index) => metaWords.set(meta, offsets[index]));
-    const metaStorage = pool.acquire(metaWords.byteLength, "the run's kernel metadata");
-    device.queue.writeBuffer(metaStorage.buffer, 0, metaWords);
+    // Not a pooled buffer: this run may have released pooled buffers that its own kernels still
+    // write, and queue.writeBuffer lands before any of them runs. One buffer serves every run in
+    // turn, since each run writes it and submits without yielding in between.
+    const metaBuffer = this.gpu.metaBuffer(metaWords.byteLength);
+    device.queue.writeBuffer(metaBuffer, 0, metaWords);
     const encoder = device.createCommandEncoder();
     if (this.launches.length > 0) {
       const pass = encoder.beginComputePass();
       this.launches.forEach((launch, index) => {
         const pipeline = pipelines[index]!;
-        const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: metaStorage.buffer, offset: offsets[index]! * 4, size: Math.max(1, launch.meta.length) * 4 } }];
+        const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: metaBuffer, offset: offsets[index]! * 4, size: Math.max(1, launch.meta.length) * 4 } }];
         launch.buffers.forEach((buffer, b) => entries.push({ binding: b + 1, resource: { buffer } }));
         pass.setPipeline(pipeline);
         pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
@@ -48,6 +52,5 @@ export class CommandRecorder {
     }
     for (const encode of this.copies) encode(encoder);
     device.queue.submit([encoder.finish()]);
-    metaStorage.release();
   }
 }

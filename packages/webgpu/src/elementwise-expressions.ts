@@ -7,7 +7,7 @@ import { wgslScalar } from "./element-storage.js";
 
 const FLOAT_UNARY: Readonly<Record<UnaryOpName, string>> = {
   neg: "-a",
-  exp: "exp(a)",
+  exp: "exp_(a)",
   log: "log(a)",
   tanh: "tanh_(a)",
   erf: "erf_(a)",
@@ -69,7 +69,7 @@ export function whereExpression(dtype: DType): string {
 }
 
 export function castExpression(from: DType, to: DType): string {
-  if (from === "uint8" || to === "uint8") throw new UnsupportedDTypeError("uint8", "cast on the webgpu backend");
+  if (to === "uint8") throw new UnsupportedDTypeError("uint8", "cast to uint8 on the webgpu backend");
   const source = wgslScalar(from);
   switch (to) {
     case "float32":

@@ -25,10 +25,12 @@ const normalizeAxisForRank = (axis: number, rank: number): number => (axis < 0 ?
 
 /** Reads `value` over an index space of `shape` (numpy broadcasting). */
 function operand(value: RunValue, shape: readonly number[]): StridedOperand {
-  return { buffer: value.storage.buffer, offset: value.offset, strides: broadcastStrides(value.shape, shape), type: wgslScalar(value.dtype) };
+  return { buffer: value.storage.buffer, offset: value.offset, strides: broadcastStrides(value.shape, shape), type: wgslScalar(value.dtype), packedBytes: value.dtype === "uint8" };
 }
 
 function written(value: RunValue): StridedOperand {
+  // Kernels write whole 32-bit words; uint8 results (other than gathered rows) would need byte writes.
+  if (value.dtype === "uint8") throw new UnsupportedDTypeError("uint8", "a computed result on the webgpu backend (only inputs, constants, reshapes and gathers of uint8)");
   return { buffer: value.storage.buffer, offset: value.offset, strides: contiguousStrides(value.shape), type: wgslScalar(value.dtype) };
 }
 
@@ -161,7 +163,8 @@ export function lowerNode(context: LowerContext, node: Node, shape: readonly num
     case "gather": {
       const out = fresh();
       const rowSize = sizeOf(a.shape.slice(1));
-      indexing.gather(recorder, indexed(context, node, a, b, out), a.shape[0] ?? 0, rowSize, sizeOf(b.shape));
+      if (a.dtype === "uint8") indexing.gatherBytes(recorder, indexed(context, node, a, b, out), a.shape[0] ?? 0, rowSize, sizeOf(b.shape));
+      else indexing.gather(recorder, indexed(context, node, a, b, out), a.shape[0] ?? 0, rowSize, sizeOf(b.shape));
       return { value: out, owned: true };
     }
     case "scatterAdd": {

@@ -3,7 +3,19 @@
 // VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json with Debian's chromium and libvulkan1.
 import { create } from "webgpu";
 
-/** The `navigator.gpu` of Node, for WebGpuBackend.create({ gpu: nodeGpu() }). `flags` are Dawn's (e.g. "backend=vulkan"). */
+const instances = new Map<string, GPU>();
+
+/**
+ * The `navigator.gpu` of Node, for WebGpuBackend.create({ gpu: nodeGpu() }); `flags` are Dawn's
+ * (e.g. "backend=vulkan"). One instance per set of flags, kept for the process's lifetime: Dawn
+ * crashes when an instance is garbage-collected while devices made from it still run.
+ */
 export function nodeGpu(flags: readonly string[] = []): GPU {
-  return create([...flags]);
+  const key = flags.join("\n");
+  let gpu = instances.get(key);
+  if (!gpu) {
+    gpu = create([...flags]);
+    instances.set(key, gpu);
+  }
+  return gpu;
 }

@@ -8,7 +8,7 @@ import {
   BackendError,
   CoreError,
   type Graph,
-  HostTensor,
+  type HostTensor,
   InvalidArgumentError,
   type Shape,
   sizeOf,
@@ -40,6 +40,8 @@ export class WebGpuBackend implements Backend {
   private lost: string | undefined;
 
   private constructor(
+    /** The GPU the device came from, held for the backend's lifetime: Dawn's Node binding crashes when it is collected before its devices. */
+    readonly gpuEntry: GPU,
     readonly device: GPUDevice,
     readonly adapterInfo: GPUAdapterInfo,
   ) {
@@ -62,7 +64,7 @@ export class WebGpuBackend implements Backend {
         maxBufferSize: limits.maxBufferSize,
       },
     });
-    return new WebGpuBackend(device, adapter.info);
+    return new WebGpuBackend(gpu, device, adapter.info);
   }
 
   async compile(graph: Graph): Promise<WebGpuExecutable> {

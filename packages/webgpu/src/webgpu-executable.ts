@@ -21,6 +21,7 @@ import { fromGpuElements, storageBytes } from "./element-storage.js";
 import { BufferUsage, MapMode } from "./gpu-flags.js";
 import type { GpuContext } from "./gpu-context.js";
 import { ERROR_WORDS } from "./kernels/checked-index.wgsl.js";
+import { stridedMap } from "./kernels/strided-map.js";
 import { lowerNode } from "./lower-node.js";
 import { type RunValue, RunValues } from "./run-values.js";
 import { WebGpuTensor } from "./webgpu-tensor.js";
@@ -128,7 +129,9 @@ export class WebGpuExecutable implements Executable {
       if (!errorStorage) {
         errorStorage = this.gpu.pool.acquire(ERROR_WORDS * 4, "the run's error words");
         errors = errorStorage.buffer;
-        this.gpu.device.queue.writeBuffer(errors, 0, new Uint32Array(ERROR_WORDS));
+        // Zeroed by a kernel, not queue.writeBuffer: a pooled buffer may still be written by this
+        // run's earlier kernels, which execute after any writeBuffer issued while recording.
+        stridedMap(recorder, "0u", [ERROR_WORDS], [], { buffer: errors, offset: 0, strides: [1], type: "u32" });
       }
       return errors!;
     };

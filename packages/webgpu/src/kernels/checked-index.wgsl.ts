@@ -11,7 +11,8 @@ fn checked_index_(value: i32, limit: u32, node: u32) -> u32 {
   var index = value;
   if (index < 0) { index += i32(limit); }
   if (index < 0 || u32(index) >= limit) {
-    if (atomicCompareExchangeWeak(&errors[0], 0u, 1u).exchanged) {
+    // The first thread to count an error records it (atomicAdd: SwiftShader aborts on compare-exchange).
+    if (atomicAdd(&errors[0], 1u) == 0u) {
       atomicStore(&errors[1], node);
       atomicStore(&errors[2], bitcast<u32>(value));
       atomicStore(&errors[3], limit);

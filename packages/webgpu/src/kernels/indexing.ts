@@ -61,6 +61,34 @@ export function gather(recorder: CommandRecorder, l: IndexedLaunch, rows: number
   launch(recorder, kernel, count * rowSize, rows, rowSize, l);
 }
 
+/**
+ * gather of uint8 rows (the blocks of a quantized embedding): the bytes are packed four to a
+ * word, so one thread writes one output word, gathering its four bytes.
+ */
+export function gatherBytes(recorder: CommandRecorder, l: IndexedLaunch, rows: number, rowSize: number, count: number): void {
+  const kernel = indexKernel(
+    "gatherBytes",
+    "u32",
+    `  var word = 0u;
+  for (var b = 0u; b < 4u; b++) {
+    let byte = i * 4u + b;
+    if (byte >= info[7]) { break; }
+    let row = checked_index_(indices[pi + byte / row_size], limit, node);
+    let source = pd + row * row_size + byte % row_size;
+    word = word | (((data[source / 4u] >> ((source % 4u) * 8u)) & 255u) << (b * 8u));
+  }
+  out[po / 4u + i] = word;`,
+  );
+  const bytes = count * rowSize;
+  const words = Math.ceil(bytes / 4);
+  recorder.launch({
+    kernel,
+    buffers: [l.data.buffer, l.indices.buffer, l.out.buffer, l.errors],
+    meta: [words, l.node, rows, rowSize, l.data.offset, l.indices.offset, l.out.offset, bytes],
+    workgroups: workgroupsFor(words),
+  });
+}
+
 /** indices [count], updates (data) [count, rowSize] -> out [rows, rowSize], zeroed beforehand; one thread per column. */
 export function scatterAdd(recorder: CommandRecorder, l: IndexedLaunch, rows: number, rowSize: number, count: number): void {
   const kernel = indexKernel(

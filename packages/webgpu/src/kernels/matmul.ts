@@ -61,7 +61,7 @@ ${walk.join("\n")}
     tile_b[lid.y * ${TILE}u + lid.x] = select(0.0, b[pb + min(kb, k - 1u) * n + min(column, n - 1u)], kb < k && column < n);
     workgroupBarrier();
     for (var t = 0u; t < ${TILE}u; t++) {
-      sum += tile_a[lid.y * ${TILE}u + t] * tile_b[t * ${TILE}u + lid.x];
+      sum = fma(tile_a[lid.y * ${TILE}u + t], tile_b[t * ${TILE}u + lid.x], sum);
     }
     workgroupBarrier();
   }

@@ -91,8 +91,8 @@ function reduceKernel(mode: Mode, type: WgslScalar, outerRank: number, innerRank
   } else {
     // The output is contiguous like the input's index space: out position = input position - input offset + output offset.
     body = `  var m = ${lowest};\n${loop("    m = max(m, v);")}\n${combine("max", "m")}
-  var s = 0.0;\n  var s_c = 0.0;\n${loop(kahan("s", "exp(v - m_all)"))}\n${combine("sum", "s")}
-${loop("    out[info[3] + outer_offset + q] = exp(v - m_all) / s_all;")}`;
+  var s = 0.0;\n  var s_c = 0.0;\n${loop(kahan("s", "exp_(v - m_all)"))}\n${combine("sum", "s")}
+${loop("    out[info[3] + outer_offset + q] = exp_(v - m_all) / s_all;")}`;
   }
   const header = `@group(0) @binding(0) var<storage, read> info: array<u32>;
 ${storageBindings([

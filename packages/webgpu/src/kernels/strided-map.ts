@@ -16,6 +16,8 @@ export interface StridedOperand {
   /** One stride per axis of the index space, in elements; 0 where the operand broadcasts. */
   readonly strides: readonly number[];
   readonly type: WgslScalar;
+  /** uint8 elements packed four to a u32 word (offset and strides in bytes); read as u32. */
+  readonly packedBytes?: boolean;
 }
 
 /** Operand names in expressions: a, b, c for the first three operands. */
@@ -25,7 +27,12 @@ export function stridedMap(recorder: CommandRecorder, expression: string, shape:
   const count = shape.reduce((n, d) => n * d, 1);
   if (count === 0) return;
   const [sizes, strides] = mergeAxes(shape, [output, ...inputs].map((o) => o.strides));
-  const kernel = mapKernel(expression, sizes.length, inputs.map((i) => i.type), output.type);
+  const kernel = mapKernel(
+    expression,
+    sizes.length,
+    inputs.map((i) => (i.packedBytes ? "u8" : i.type)),
+    output.type,
+  );
   const meta = [count, output.offset, ...inputs.map((i) => i.offset)];
   sizes.forEach((size, axis) => meta.push(size, ...strides.map((s) => s[axis]!)));
   recorder.launch({ kernel, buffers: [...inputs.map((i) => i.buffer), output.buffer], meta, workgroups: workgroupsFor(count) });
@@ -46,7 +53,7 @@ export function contiguousStrides(shape: readonly number[]): number[] {
 export function broadcastStrides(from: readonly number[], to: readonly number[]): number[] {
   const own = contiguousStrides(from);
   const lead = to.length - from.length;
-  return to.map((size, axis) => {
+  return to.map((_, axis) => {
     const source = axis - lead;
     if (source < 0 || from[source] === 1) return 0;
     return own[source]!;
@@ -74,7 +81,7 @@ function mergeAxes(shape: readonly number[], strideLists: readonly (readonly num
 
 const kernels = new Map<string, Kernel>();
 
-function mapKernel(expression: string, rank: number, inputTypes: readonly WgslScalar[], outputType: WgslScalar): Kernel {
+function mapKernel(expression: string, rank: number, inputTypes: readonly (WgslScalar | "u8")[], outputType: WgslScalar): Kernel {
   const key = `map/${rank}/${inputTypes.join(",")}->${outputType}/${expression}`;
   let kernel = kernels.get(key);
   if (kernel) return kernel;
@@ -84,14 +91,16 @@ function mapKernel(expression: string, rank: number, inputTypes: readonly WgslSc
   kernel = {
     key,
     wgsl: () => {
-      const declarations = storageBindings([...inputTypes.map((type, o) => [`x${o}`, type, "read"] as const), ["out", outputType, "read_write"] as const]);
+      const declarations = storageBindings([...inputTypes.map((type, o) => [`x${o}`, type === "u8" ? "u32" : type, "read"] as const), ["out", outputType, "read_write"] as const]);
       const lines = ["  var rest = i;", "  var po = info[1];", ...inputTypes.map((_, o) => `  var p${o} = info[${2 + o}];`)];
       for (let axis = rank - 1; axis >= 0; axis--) {
         const at = base + axis * perAxis;
         lines.push(`  { let size = info[${at}]; let index = rest % size; rest = rest / size;`);
         lines.push(`    po += index * info[${at + 1}];${inputTypes.map((_, o) => ` p${o} += index * info[${at + 2 + o}];`).join("")} }`);
       }
-      inputTypes.forEach((_, o) => lines.push(`  let ${OPERAND_NAMES[o]} = x${o}[p${o}];`));
+      inputTypes.forEach((type, o) =>
+        lines.push(type === "u8" ? `  let ${OPERAND_NAMES[o]} = (x${o}[p${o} / 4u] >> ((p${o} % 4u) * 8u)) & 255u;` : `  let ${OPERAND_NAMES[o]} = x${o}[p${o}];`),
+      );
       lines.push(`  out[po] = ${expression};`);
       return mathFor(expression) + itemKernel(declarations, lines.join("\n"));
     },
