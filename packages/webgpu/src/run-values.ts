@@ -1,10 +1,12 @@
 // The values of one graph run: each node's result is a range of a GPU buffer (storage, offset,
 // shape). Results a run computes live in pooled storage it owns; reshape results and inputs alias
-// storage. A count of the live values on each owned storage returns it to the pool when the last
-// one is dropped.
+// storage. A count of the live values on each owned storage frees it when the last one is dropped:
+// for this run's later kernels at once (the GPU runs a submit's dispatches in order), for other
+// runs only after this one's submit, because another run could write it (queue.writeBuffer of an
+// input) before this run's commands reach the queue.
 import type { DType } from "@gemma-ts/core";
 import { storageBytes } from "./element-storage.js";
-import type { GpuStorage } from "./gpu-storage.js";
+import { type GpuStorage, sizeClass } from "./gpu-storage.js";
 import type { GpuContext } from "./gpu-context.js";
 
 export interface RunValue {
@@ -18,6 +20,8 @@ export interface RunValue {
 export class RunValues {
   private readonly values = new Map<number, RunValue>();
   private readonly owned = new Map<GpuStorage, number>();
+  /** Storage this run freed, by size class: reused by its later nodes, pooled after its submit. */
+  private readonly spare = new Map<number, GpuStorage[]>();
 
   constructor(private readonly gpu: GpuContext) {}
 
@@ -27,8 +31,12 @@ export class RunValues {
 
   /** A fresh value of `dtype` and `shape` in pooled storage the run owns. */
   allocate(dtype: DType, shape: readonly number[], what: string): RunValue {
-    const size = shape.reduce((n, d) => n * d, 1);
-    return { storage: this.gpu.pool.acquire(storageBytes(dtype, size), what), offset: 0, shape, dtype };
+    const bytes = storageBytes(
+      dtype,
+      shape.reduce((n, d) => n * d, 1),
+    );
+    const storage = this.spare.get(sizeClass(bytes))?.pop() ?? this.gpu.pool.acquire(bytes, what);
+    return { storage, offset: 0, shape, dtype };
   }
 
   /** Records the value of node `id`; owned says whether the run owns its storage. */
@@ -51,7 +59,8 @@ export class RunValues {
     if (count > 1) this.owned.set(value.storage, count - 1);
     else {
       this.owned.delete(value.storage);
-      value.storage.release();
+      const size = value.storage.buffer.size;
+      this.spare.set(size, [...(this.spare.get(size) ?? []), value.storage]);
     }
   }
 
@@ -60,7 +69,10 @@ export class RunValues {
     this.owned.delete(value.storage);
   }
 
+  /** Drops every value and returns all the run's storage to the pool: after its submit, or when nothing was submitted. */
   dropAll(): void {
     for (const id of [...this.values.keys()]) this.drop(id);
+    for (const list of this.spare.values()) for (const storage of list) storage.release();
+    this.spare.clear();
   }
 }

@@ -217,6 +217,15 @@ const CASES: Case[] = [
     }),
   },
   {
+    // An optimiser step's graph: w in, the new w out under the same name, and one value under two names.
+    name: "outputs named like inputs, and one value under two names",
+    inputs: (r) => ({ w: normal(r, [4, 3]), grad: normal(r, [4, 3]) }),
+    build: (_b, { w, grad }) => {
+      const updated = w!.sub(grad!.mul(0.5));
+      return { w: updated, alsoW: updated, grad: grad!.neg() };
+    },
+  },
+  {
     name: "unary, every op, on odd sizes",
     inputs: (r) => ({ x: normal(r, [7, 13], 2), p: positive(r, [7, 13]), wide: normal(r, [37], 8) }),
     build: (_b, { x, p, wide }) => ({
@@ -437,6 +446,13 @@ const CASES: Case[] = [
     }),
   },
   {
+    // Attention masks with where(mask, scores, float32's lowest) (nn/attention.ts's MASKED_SCORE):
+    // masked entries get exactly 0, and a row with every key masked a uniform softmax, not NaN.
+    name: "softmax of masked scores, a fully masked row included",
+    inputs: (r) => ({ scores: normal(r, [2, 3, 6], 3), mask: new HostTensor("bool", [2, 3, 6], Uint8Array.from({ length: 36 }, (_, i) => (i < 6 ? 0 : r.uniform() < 0.6 ? 1 : 0))) }), // row 0: every key masked
+    build: (b, { scores, mask }) => ({ probabilities: b.where(mask!, scores!, b.scalar(-3.4028234663852886e38)).softmax(-1) }),
+  },
+  {
     name: "gather of rows, int32 and int64 indices, negative ones counting from the end",
     inputs: (r) => ({
       table: normal(r, [7, 5]),
@@ -464,12 +480,14 @@ const CASES: Case[] = [
   },
   {
     name: "scatterAlong with repeated indices adding up",
-    inputs: (r) => ({ ids: int64(r, [3, 5], -9, 9), updates: normal(r, [3, 5]), cubeIds: int32(r, [2, 2, 4], -3, 3), cubeUpdates: normal(r, [2, 2, 4]) }),
+    // Five picks among four positions (-2, -1, 0, 1 of 9) and four among three: every row repeats an index.
+    inputs: (r) => ({ ids: int64(r, [3, 5], -2, 2), updates: normal(r, [3, 5]), cubeIds: int32(r, [2, 2, 4], -3, 3), cubeUpdates: normal(r, [2, 2, 4]) }),
     build: (b, x) => ({ rows: b.scatterAlong(x.ids!, x.updates!, 9), cube: b.scatterAlong(x.cubeIds!, x.cubeUpdates!, 3) }),
     magnitude: (b, x) => ({ rows: b.scatterAlong(x.ids!, x.updates!.abs(), 9), cube: b.scatterAlong(x.cubeIds!, x.cubeUpdates!.abs(), 3) }),
   },
   {
     name: "scatterAdd with repeated indices adding up",
+    // More indices than rows in each: repeats are certain.
     inputs: (r) => ({ ids: int32(r, [6], -4, 4), updates: normal(r, [6, 3]), grid: int64(r, [2, 3], -5, 5), gridUpdates: normal(r, [2, 3, 2]), flat: int64(r, [5], 0, 3), flatUpdates: normal(r, [5]) }),
     build: (b, x) => ({ rows: b.scatterAdd(x.ids!, x.updates!, 4), grid: b.scatterAdd(x.grid!, x.gridUpdates!, 5), flat: b.scatterAdd(x.flat!, x.flatUpdates!, 3) }),
     magnitude: (b, x) => ({
@@ -533,6 +551,38 @@ const CASES: Case[] = [
       ints: x.ints!.broadcastTo([2, 7]),
       flags: x.flags!.broadcastTo([3, 4]),
     }),
+  },
+  {
+    // Grouped-query attention works on [batch, kvHeads, group, seq, dim]; masks are [B, 1, 1, 1, S].
+    name: "rank 5 and 6: broadcasting, transpose, slice, concat, matmul, reduce and softmax",
+    inputs: (r) => ({ a: normal(r, [2, 1, 3, 1, 2, 1]), c: normal(r, [1, 4, 1, 5, 1, 3]), q: normal(r, [2, 1, 3, 4, 5]), k: normal(r, [1, 2, 1, 5, 3]), m: bools(r, [2, 1, 1, 1, 3]) }),
+    build: (b, { a, c, q, k, m }) => {
+      const scores = q!.matmul(k!); // [2, 2, 3, 4, 3]
+      return {
+        broadcastSum: a!.add(c!), // [2, 4, 3, 5, 2, 3]
+        transposed: a!.add(c!).transpose([5, 3, 1, 0, 4, 2]),
+        sliced: a!.add(c!).slice(3, 1, 4).slice(5, 2, 3),
+        joined: b.concat([q!, q!.neg()], 3),
+        scores,
+        masked: b.where(m!, scores, b.scalar(-3.4028234663852886e38)).softmax(-1),
+        reduced: scores.sum([1, 3], true),
+        maxed: scores.max([0, 2, 4]),
+      };
+    },
+    magnitude: (_b, { q, k }) => ({ scores: q!.abs().matmul(k!.abs()), reduced: q!.abs().matmul(k!.abs()).sum([1, 3], true) }),
+  },
+  {
+    // One row per sequence over Gemma's 256000-token vocabulary: far longer than a workgroup.
+    name: "vocabulary-sized rows: softmax, logSumExp, max, sum and takeAlong",
+    inputs: (r) => ({ logits: normal(r, [2, 256000], 4), targets: int64(r, [2, 3], -256000, 256000) }),
+    build: (_b, { logits, targets }) => ({
+      probabilities: logits!.softmax(-1).slice(1, 0, 100),
+      logSumExp: logits!.logSumExp(-1),
+      max: logits!.max(-1),
+      sum: logits!.sum(-1),
+      picked: logits!.takeAlong(targets!),
+    }),
+    magnitude: (_b, { logits }) => ({ sum: logits!.abs().sum(-1) }),
   },
   {
     // 65535 x 64 = 4,194,240 items fill one dispatch dimension; past that kernels launch in 2D.
@@ -613,6 +663,26 @@ function coveredOps(graphs: readonly Graph[]): Set<string> {
   return covered;
 }
 
+/** [batch, seq, 8] projected and joined after past [batch, past, 5]: dims in matmul, concat, range, slice, reshape. */
+function symbolicGraph(): Graph {
+  const b = new GraphBuilder();
+  const x = b.input("x", "float32", ["batch", "seq", 8]);
+  const past = b.input("past", "float32", ["batch", "past", 5]);
+  const w = b.constant(normal(new Random(3), [8, 5]));
+  const projected = x.matmul(w); // [batch, seq, 5]
+  const joined = b.concat([past, projected], 1); // [batch, past+seq, 5]
+  const positions = b.range("past", "past+seq").cast("float32").reshape(["seq", 1]); // [seq, 1]
+  return b.build({
+    probabilities: joined.softmax(-1),
+    scores: joined.matmul(joined.transpose([0, 2, 1])), // [batch, past+seq, past+seq]
+    tail: joined.slice(1, "past", "past+seq").add(positions), // [batch, seq, 5]
+    rowSums: projected.sum(1), // [batch, 5]
+    flat: projected.reshape(["batch", -1]), // [batch, 5*seq]
+    rowMax: joined.max(-1, true),
+    lastPosition: b.range(0, "seq").slice(0, "seq-1", "seq"), // [1]
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 
 describe.skipIf(!gpu)(SUITE, () => {
@@ -667,22 +737,7 @@ describe.skipIf(!gpu)(SUITE, () => {
   });
 
   it("one executable with symbolic dims runs at two sizes", async () => {
-    const b = new GraphBuilder();
-    const x = b.input("x", "float32", ["batch", "seq", 8]);
-    const past = b.input("past", "float32", ["batch", "past", 5]);
-    const w = b.constant(normal(new Random(3), [8, 5]));
-    const projected = x.matmul(w); // [batch, seq, 5]
-    const joined = b.concat([past, projected], 1); // [batch, past+seq, 5]
-    const positions = b.range("past", "past+seq").cast("float32").reshape(["seq", 1]); // [seq, 1]
-    const graph = b.build({
-      probabilities: joined.softmax(-1),
-      scores: joined.matmul(joined.transpose([0, 2, 1])), // [batch, past+seq, past+seq]
-      tail: joined.slice(1, "past", "past+seq").add(positions), // [batch, seq, 5]
-      rowSums: projected.sum(1), // [batch, 5]
-      flat: projected.reshape(["batch", -1]), // [batch, 5*seq]
-      rowMax: joined.max(-1, true),
-      lastPosition: b.range(0, "seq").slice(0, "seq-1", "seq"), // [1]
-    });
+    const graph = symbolicGraph();
     const executable = await backend().compile(graph);
     const expectedExecutable = await reference.compile(graph);
     const random = new Random(11);
@@ -696,6 +751,46 @@ describe.skipIf(!gpu)(SUITE, () => {
       assertOutputsMatch(graph, actual, await expectedExecutable.run(inputs), `batch ${batch}, seq ${seq}, past ${pastLength}`);
     }
     await executable.dispose();
+  });
+
+  it("empty tensors: a symbolic dim of 0 (the first step's empty KV cache) and reductions over nothing", async () => {
+    const graph = symbolicGraph();
+    const executable = await backend().compile(graph);
+    const inputs = { x: normal(new Random(12), [2, 3, 8]), past: HostTensor.float32([2, 0, 5]) };
+    assertOutputsMatch(graph, await executable.run(inputs), await (await reference.compile(graph)).run(inputs), "past 0");
+    await executable.dispose();
+    const b = new GraphBuilder();
+    const x = b.input("x", "float32", [2, 0]);
+    const empty = b.build({ sum: x.sum(-1), max: x.max(-1), same: x.exp(), joined: b.concat([x, b.input("y", "float32", [2, 3])], 1) });
+    const emptyInputs = { x: HostTensor.float32([2, 0]), y: normal(new Random(13), [2, 3]) };
+    const emptyExecutable = await backend().compile(empty);
+    assertOutputsMatch(empty, await emptyExecutable.run(emptyInputs), await (await reference.compile(empty)).run(emptyInputs), "reductions over an empty axis");
+    await emptyExecutable.dispose();
+  });
+
+
+  it("concurrent runs, of one executable and of two, each get their own results", async () => {
+    const batched = CASES.find((c) => c.name.startsWith("matmul, batched"))!;
+    const unary = CASES.find((c) => c.name.startsWith("unary"))!;
+    const graphs = [batched, unary].map((c) => traceCase(c, inputsOf(c), false));
+    const executables = await Promise.all(graphs.map((graph) => backend().compile(graph)));
+    // Three runs of the matmul executable and one of the unary one, all in flight at once.
+    const runs = [1, 2, 3, 4].map((seed) => {
+      const which = seed === 4 ? 1 : 0;
+      return { which, inputs: [batched, unary][which]!.inputs(new Random(seed)) };
+    });
+    const results = await Promise.all(runs.map(({ which, inputs }) => executables[which]!.run(inputs)));
+    const failures: string[] = [];
+    for (const [i, { which, inputs }] of runs.entries()) {
+      try {
+        assertOutputsMatch(graphs[which]!, results[i]!, await (await reference.compile(graphs[which]!)).run(inputs), `concurrent run ${i}`);
+      } catch (error) {
+        failures.push((error as Error).message.split("\n")[0]!);
+      }
+    }
+    for (const executable of executables) await executable.dispose();
+    await expect(executables[0]!.run(runs[0]!.inputs)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(failures).toEqual([]);
   });
 
   describe("gradient graphs", () => {
