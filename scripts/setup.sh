@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine (Node 20, nothing else needed): pnpm 10.34.9 and the workspace's
 # dependencies from the lockfile. With --test-tools, also the Debian packages the tests compare
-# against (sentencepiece's spm_train and its Python module) and Chromium, in which a test renders
-# the recipe's report.html.
+# against (sentencepiece's spm_train and its Python module), Chromium, in which a test renders
+# the recipe's report.html, and the Vulkan loader, through which the WebGPU tests reach
+# Chromium's SwiftShader driver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,8 @@ if [ "${1:-}" = "--test-tools" ]; then
   command -v spm_train >/dev/null || missing+=(sentencepiece)
   /usr/bin/python3 -c 'import sentencepiece' 2>/dev/null || missing+=(python3-sentencepiece)
   command -v chromium >/dev/null || missing+=(chromium)
+  # The WebGPU tests run Dawn on SwiftShader's Vulkan driver (shipped with chromium) through the loader.
+  [ -e /usr/lib/x86_64-linux-gnu/libvulkan.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libvulkan.so.1 ] || missing+=(libvulkan1)
   if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"

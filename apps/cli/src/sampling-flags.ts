@@ -1,12 +1,13 @@
-// The sampling flags generate and chat share (--max-tokens, --temperature, --top-k, --top-p,
-// --min-p, --seed, --stop), parsed into the engine's request fields. Their ranges are
+// The flags generate and chat share: sampling (--max-tokens, --temperature, --top-k, --top-p,
+// --min-p, --seed, --stop), parsed into the engine's request fields, and how the model runs
+// (--threads, --quantize, --backend). Their ranges are
 // @gemma-ts/serve's REQUEST_LIMITS, the ones the engine and the HTTP server check. Without --seed
 // each run draws one, as llama.cpp does, so runs differ unless asked not to.
 import { randomInt } from "node:crypto";
 import { describeLimit, REQUEST_LIMITS, withinLimit, type CompletionRequest, type RequestLimit } from "@gemma-ts/serve";
 import type { QuantType } from "@gemma-ts/core";
-import { integerFlag, quantizeFlag } from "@gemma-ts/serve/http";
-import { type Command, InvalidArgumentError } from "commander";
+import { integerFlag, MODEL_BACKENDS, type ModelBackend, quantizeFlag } from "@gemma-ts/serve/http";
+import { type Command, InvalidArgumentError, Option } from "commander";
 
 export interface SamplingFlags {
   maxTokens: number;
@@ -18,6 +19,7 @@ export interface SamplingFlags {
   stop: string[];
   threads?: number;
   quantize?: QuantType;
+  backend?: ModelBackend;
 }
 
 /** A flag's value parsed as a number within `limit`. */
@@ -44,7 +46,12 @@ export function withSamplingFlags(command: Command): Command {
     .option("--seed <s>", "sampling seed (default: random)", limited("--seed", REQUEST_LIMITS.seed))
     .option("--stop <text>", "stop before this text (repeatable)", stopFlag, [] as string[])
     .option("--threads <n>", "onnxruntime intra-op threads", integerFlag("--threads", 1))
-    .option("--quantize <type>", "quantize the weights while loading: q8 or q4 (llama.cpp's Q8_0 / Q4_0 rounding)", quantizeFlag);
+    .option("--quantize <type>", "quantize the weights while loading: q8 or q4 (llama.cpp's Q8_0 / Q4_0 rounding)", quantizeFlag)
+    .addOption(
+      new Option("--backend <backend>", "core (safetensors on the core's graphs, onnxruntime), webgpu (the same graphs on the GPU), onnx (onnx/model.onnx) or auto: safetensors if present, else onnx").choices(
+        MODEL_BACKENDS,
+      ),
+    );
 }
 
 export function samplingOf(flags: SamplingFlags): NonNullable<CompletionRequest["sampling"]> {

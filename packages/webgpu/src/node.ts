@@ -2,6 +2,7 @@
 // D3D12 (Windows); on a Linux machine without a GPU, SwiftShader's Vulkan driver works:
 // VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json with Debian's chromium and libvulkan1.
 import { create } from "webgpu";
+import { WebGpuBackend } from "./webgpu-backend.js";
 
 const instances = new Map<string, GPU>();
 
@@ -18,4 +19,18 @@ export function nodeGpu(flags: readonly string[] = []): GPU {
     instances.set(key, gpu);
   }
   return gpu;
+}
+
+let shared: Promise<WebGpuBackend> | undefined;
+
+/**
+ * One WebGpuBackend for the process (one adapter, one device), created on first use: what the
+ * CLI and the server run graphs on under `--backend webgpu`. A failed creation is not cached.
+ */
+export function sharedNodeBackend(): Promise<WebGpuBackend> {
+  shared ??= WebGpuBackend.create({ gpu: nodeGpu() }).catch((error: unknown) => {
+    shared = undefined;
+    throw error;
+  });
+  return shared;
 }

@@ -3,10 +3,11 @@
 import { createWriteStream } from "node:fs";
 import { dequantizeMatrix, Gemma2Model, parameterCount, presetConfig, initParams, PRESETS, QUANT_BITS, type Gemma2Config, type QuantType } from "@gemma-ts/core";
 import { quantizeFlag } from "@gemma-ts/serve/http";
-import { exportOnnxFolder, OnnxBackend, saveHfCheckpoint, writeGguf, type GgufDType } from "@gemma-ts/core/node";
+import { exportOnnxFolder, saveHfCheckpoint, writeGguf, type GgufDType } from "@gemma-ts/core/node";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { loadModelConfig, loadModelFiles, readTokenizerFiles } from "../model-files.js";
 import { ggufVocabularyFrom } from "../gguf-vocabulary.js";
+import { graphBackend, graphBackendOption, type GraphBackendName } from "../graph-backend.js";
 
 const integer = (name: string) => (value: string) => {
   const parsed = Number(value);
@@ -51,7 +52,8 @@ export function logitsCommand(): Command {
     .option("--out <file>", "write the JSON here instead of stdout")
     .option("--threads <n>", "onnxruntime intra-op threads", integer("--threads"))
     .option("--quantize <type>", "quantize the weights first: q8 or q4 (llama.cpp's Q8_0 / Q4_0 rounding); a GGUF's Q8_0 / Q4_0 matrices run as stored without it", quantizeFlag)
-    .action(async (options: { model: string; ids: number[]; out?: string; threads?: number; quantize?: QuantType }) => {
+    .addOption(graphBackendOption().default("onnx"))
+    .action(async (options: { model: string; ids: number[]; out?: string; threads?: number; quantize?: QuantType; backend: GraphBackendName }) => {
       const { config, params, quantized } = await loadModelFiles(options.model, { keepQuantized: true });
       const stored = quantized.values().next().value;
       if (stored && options.quantize && QUANT_BITS[options.quantize] !== stored.bits) {
@@ -59,7 +61,7 @@ export function logitsCommand(): Command {
         for (const [name, matrix] of quantized) params.set(name, dequantizeMatrix(matrix));
         quantized.clear();
       }
-      const backend = new OnnxBackend(options.threads === undefined ? {} : { intraOpThreads: options.threads });
+      const backend = await graphBackend(options.backend, options.threads);
       const model = new Gemma2Model(config, params, backend, {
         ...(options.quantize ? { quantize: options.quantize } : {}),
         ...(quantized.size > 0 ? { quantized } : {}),

@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { LORA_MODULES, type LoraModule, PRESETS } from "@gemma-ts/core";
 import type { Packing, TextUnit } from "@gemma-ts/data";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { type GraphBackendName, graphBackendOption } from "../graph-backend.js";
 import { fraction, nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber, seedValue, unitInterval } from "../training/flag-values.js";
 import { defaultKdWeight, type RunSettings } from "../training/run-settings.js";
 import { runTraining } from "../training/run-training.js";
@@ -41,6 +42,7 @@ interface TrainFlags {
   loraAlpha?: number;
   loraModules?: LoraModule[];
   threads?: number;
+  backend?: GraphBackendName;
   logEvery?: number;
   teacherStore?: string;
   teacherTopK?: number;
@@ -92,6 +94,7 @@ export function trainCommand(): Command {
       ).conflicts("teacherStore"),
     )
     .option("--kd-weight <a>", `with --teacher-store or --teacher: the loss is a x KD + (1 - a) x next-token cross-entropy (default ${defaultKdWeight("sample")} with a sampled store or --teacher, KD alone; ${defaultKdWeight("top-k")} with a top-k store)`, unitInterval("--kd-weight"))
+    .addOption(graphBackendOption())
     .option("--log-every <n>", "steps between progress lines when stdout is not a terminal (default 1)", positiveInteger("--log-every"))
     .action(async (flags: TrainFlags) => {
       const givenOptions = {
@@ -100,6 +103,7 @@ export function trainCommand(): Command {
         keepCheckpoints: flags.keepCheckpoints,
         logEvery: flags.logEvery,
         threads: flags.threads,
+        backend: flags.backend,
       };
       await runTraining({
         out: resolve(flags.out),

@@ -8,6 +8,7 @@
 import type { LoraModule } from "@gemma-ts/core";
 import type { Packing, TextUnit } from "@gemma-ts/data";
 import { InvalidArgumentError } from "commander";
+import type { GraphBackendName } from "../graph-backend.js";
 import { type RunFormat, readRunRecord, resumedSettings, writeRunRecord } from "./run-file.js";
 
 export { RUN_FILE } from "./run-file.js";
@@ -69,6 +70,8 @@ export interface RunOptions {
   logEvery: number;
   /** onnxruntime's intra-op threads; null: its default (one per core). */
   threads: number | null;
+  /** Where the training graphs run: onnxruntime on the CPU, or the GPU. */
+  backend: GraphBackendName;
 }
 
 const DEFAULT_CHECKPOINT_EVERY = 100;
@@ -82,6 +85,7 @@ export function runOptions(given: Partial<RunOptions>, saved: RunOptions | undef
     keepCheckpoints: given.keepCheckpoints ?? saved?.keepCheckpoints ?? 2,
     logEvery: given.logEvery ?? saved?.logEvery ?? 1,
     threads: given.threads ?? saved?.threads ?? null,
+    backend: given.backend ?? saved?.backend ?? "onnx",
   };
 }
 

@@ -19,10 +19,11 @@ import {
   type TrainBatch,
   warmupCosine,
 } from "@gemma-ts/core";
-import { loadHfCheckpoint, OnnxBackend, readHfConfig, saveHfCheckpoint, saveLoraAdapter } from "@gemma-ts/core/node";
+import { loadHfCheckpoint, readHfConfig, saveHfCheckpoint, saveLoraAdapter } from "@gemma-ts/core/node";
 import { BatchSource, batchSources, type TokenShards } from "@gemma-ts/data";
 import { InvalidArgumentError } from "commander";
 import { STORE_TOKENIZER_FILE } from "../distill/store-run.js";
+import { graphBackend } from "../graph-backend.js";
 import { type CheckpointModel, loadCheckpoint, modelWeights, saveCheckpoint } from "./checkpoint.js";
 import { evaluateOrdered } from "./evaluate-pass.js";
 import { writeLossPlot } from "./loss-plot.js";
@@ -72,7 +73,7 @@ export async function runTraining(options: TrainRunOptions): Promise<void> {
   const settings = saved ? resumedRunSettings(saved.settings, options.given, join(out, RUN_FILE)) : newRunSettings(options.given);
   // The final model is written into --out, which must not overwrite the base a resumed LoRA run reads.
   if (settings.model !== null && resolve(settings.model) === out) throw new InvalidArgumentError("--out must be another folder than --model");
-  const { checkpointEvery, evalEvery, keepCheckpoints, logEvery, threads } = runOptions(options.givenOptions, saved?.options);
+  const { checkpointEvery, evalEvery, keepCheckpoints, logEvery, threads, backend } = runOptions(options.givenOptions, saved?.options);
   const say = (line: string) => process.stdout.write(`${line}\n`);
   await removePartialCheckpoints(out);
 
@@ -120,7 +121,7 @@ export async function runTraining(options: TrainRunOptions): Promise<void> {
     const resumed = latest !== undefined ? await loadCheckpoint(checkpointDir(out, latest), latest, { config, lora }) : undefined;
     trainer = new Trainer({
       config,
-      backend: new OnnxBackend(threads === null ? {} : { intraOpThreads: threads }),
+      backend: await graphBackend(backend, threads),
       params: base ?? resumed!.trainable,
       objective: inputs.objective,
       ...(lora ? { lora: { config: lora } } : {}),
@@ -130,7 +131,7 @@ export async function runTraining(options: TrainRunOptions): Promise<void> {
     if (resumed) trainer.load(resumed);
     const storeIndex = inputs.storeIndex === undefined ? {} : { teacherStoreIndex: inputs.storeIndex };
     // A KD weight left to its default is saved resolved, so the run resumes with the weight it used.
-    await writeRunFile(out, { settings: { ...settings, kdWeight: inputs.kdWeight }, options: { checkpointEvery, evalEvery, keepCheckpoints, logEvery, threads }, ...storeIndex });
+    await writeRunFile(out, { settings: { ...settings, kdWeight: inputs.kdWeight }, options: { checkpointEvery, evalEvery, keepCheckpoints, logEvery, threads, backend }, ...storeIndex });
 
     const model: CheckpointModel = {
       config,

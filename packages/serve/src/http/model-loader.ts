@@ -19,7 +19,10 @@ export interface EngineSettings {
   contextLength?: number;
   /** onnxruntime intra-op threads (default: onnxruntime's choice). */
   threads?: number;
-  /** "core": safetensors on the core's graphs; "onnx": onnx/model.onnx; "auto" (default): safetensors if present, else ONNX. */
+  /**
+   * "core": safetensors on the core's graphs (onnxruntime); "webgpu": the same graphs on the GPU
+   * (@gemma-ts/webgpu); "onnx": onnx/model.onnx; "auto" (default): safetensors if present, else ONNX.
+   */
   backend?: ModelBackend;
   /** Quantize the weights while loading (q8 or q4, as llama.cpp's Q8_0 / Q4_0); core backend only. */
   quantize?: QuantType;
@@ -27,8 +30,8 @@ export interface EngineSettings {
 
 export const QUANT_TYPES: readonly QuantType[] = ["q8", "q4"];
 
-export type ModelBackend = "auto" | "core" | "onnx";
-export const MODEL_BACKENDS: readonly ModelBackend[] = ["auto", "core", "onnx"];
+export type ModelBackend = "auto" | "core" | "webgpu" | "onnx";
+export const MODEL_BACKENDS: readonly ModelBackend[] = ["auto", "core", "webgpu", "onnx"];
 
 export type LoadStage = "config" | "weights" | "tokenizer" | "engine";
 export const LOAD_STAGES: readonly LoadStage[] = ["config", "weights", "tokenizer", "engine"];
@@ -50,7 +53,7 @@ export async function loadServedModel(folder: string, options: LoadOptions = {})
     throw new ConfigurationError(`${folder} has no tokenizer.json; it is needed to encode prompts and decode the output`);
   }
   const backend = await chooseBackend(folder, dir, options.backend ?? "auto");
-  const weightBytes = backend === "core" ? await safetensorsBytes(dir) : (await stat(join(dir, ONNX_MODEL_FILE))).size;
+  const weightBytes = backend === "onnx" ? (await stat(join(dir, ONNX_MODEL_FILE))).size : await safetensorsBytes(dir);
   const progress = options.onProgress ?? (() => {});
   progress("config", { weightBytes });
   progress("weights", { weightBytes });
@@ -84,22 +87,23 @@ export async function loadServedModel(folder: string, options: LoadOptions = {})
 }
 
 /** The checkpoint on the core's graphs, or the exported ONNX graph on its own session. */
-async function loadModel(dir: string, backend: "core" | "onnx", threads: number | undefined, quantize: QuantType | undefined): Promise<CausalLM> {
+async function loadModel(dir: string, backend: "core" | "webgpu" | "onnx", threads: number | undefined, quantize: QuantType | undefined): Promise<CausalLM> {
   if (backend === "onnx") return OnnxFolderModel.load(dir, threads === undefined ? {} : { intraOpThreads: threads });
   // Quantized while read, so the float32 matrices never exist whole.
   const checkpoint = await loadHfCheckpoint(dir, quantize ? { quantize } : {});
-  const onnx = new OnnxBackend(threads === undefined ? {} : { intraOpThreads: threads });
-  return new Gemma2Model(checkpoint.config, checkpoint.params, onnx, checkpoint.quantized ? { quantized: checkpoint.quantized } : {});
+  // Dawn is loaded only when asked for: importing it starts a GPU instance.
+  const graphs = backend === "webgpu" ? await (await import("@gemma-ts/webgpu/node")).sharedNodeBackend() : new OnnxBackend(threads === undefined ? {} : { intraOpThreads: threads });
+  return new Gemma2Model(checkpoint.config, checkpoint.params, graphs, checkpoint.quantized ? { quantized: checkpoint.quantized } : {});
 }
 
 /** "auto": safetensors weights -> core, else onnx/model.onnx -> onnx; a forced backend needs its files. */
-async function chooseBackend(folder: string, dir: string, wanted: ModelBackend): Promise<"core" | "onnx"> {
+async function chooseBackend(folder: string, dir: string, wanted: ModelBackend): Promise<"core" | "webgpu" | "onnx"> {
   if (!MODEL_BACKENDS.includes(wanted)) throw new ConfigurationError(`backend must be one of ${MODEL_BACKENDS.join(", ")}, got '${String(wanted)}'`);
   const hasSafetensors = (await isFile(join(dir, SINGLE_FILE))) || (await isFile(join(dir, INDEX_FILE)));
   const hasOnnx = await isFile(join(dir, ONNX_MODEL_FILE));
-  if (wanted === "core" || (wanted === "auto" && hasSafetensors)) {
-    if (!hasSafetensors) throw new ConfigurationError(`${folder} has no ${SINGLE_FILE} or ${INDEX_FILE} for the core backend`);
-    return "core";
+  if (wanted === "core" || wanted === "webgpu" || (wanted === "auto" && hasSafetensors)) {
+    if (!hasSafetensors) throw new ConfigurationError(`${folder} has no ${SINGLE_FILE} or ${INDEX_FILE} for the ${wanted === "webgpu" ? "webgpu" : "core"} backend`);
+    return wanted === "webgpu" ? "webgpu" : "core";
   }
   if (!hasOnnx) {
     throw new ConfigurationError(

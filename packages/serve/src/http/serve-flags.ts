@@ -50,7 +50,7 @@ export function addServeFlags(command: Command): Command {
     .option("--max-batch-size <n>", "sequences decoded together per model", integerFlag("--max-batch-size", 1), 8)
     .option("--context-length <n>", "prompt + completion tokens per sequence (default: the model's, at most 4096)", integerFlag("--context-length", 2))
     .option("--threads <n>", "onnxruntime intra-op threads", integerFlag("--threads", 1))
-    .option("--backend <backend>", "core (safetensors on the core's graphs), onnx (onnx/model.onnx) or auto: safetensors if present, else onnx", backendFlag, "auto")
+    .option("--backend <backend>", "core (safetensors on the core's graphs, onnxruntime), webgpu (the same graphs on the GPU), onnx (onnx/model.onnx) or auto: safetensors if present, else onnx", backendFlag, "auto")
     .option("--quantize <type>", "quantize the weights while loading: q8 or q4 (llama.cpp's Q8_0 / Q4_0 rounding)", quantizeFlag)
     .option("--max-tokens-limit <n>", "largest max_tokens a request may ask for", integerFlag("--max-tokens-limit", 1), 2048)
     .option("--max-concurrent <n>", "requests in flight before 429", integerFlag("--max-concurrent", 1), 64)
