@@ -114,3 +114,4 @@ export {
   type CoreErrorCode,
 } from "./errors.js";
 export { checkLimit, LOADER_LIMITS, type LoaderLimit, type LoaderLimitName } from "./io/limits.js";
+export { checkpointFromBytes, type SafetensorsBytes } from "./io/hf-bytes.js";
