@@ -1,0 +1,3 @@
+import { defineGemmaProject } from "@gemma-ts/vitest-preset";
+
+export default defineGemmaProject();
