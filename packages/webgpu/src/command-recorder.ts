@@ -15,6 +15,10 @@ export class CommandRecorder {
     this.launches.push(launch);
   }
 
+  get launchCount(): number {
+    return this.launches.length;
+  }
+
   copy(encode: (encoder: GPUCommandEncoder) => void): void {
     this.copies.push(encode);
   }

@@ -1,6 +1,6 @@
 // Each IR node of a run becomes kernel launches here, in the role of the reference
 // interpreter's evaluate(): the same switch over op kinds, with shapes already bound.
-import { type DimBindings, evaluateDims, type Node, ShapeMismatchError, UnsupportedDTypeError } from "@gemma-ts/core";
+import { type DimBindings, type DType, evaluateDims, type Node, ShapeMismatchError, UnsupportedDTypeError } from "@gemma-ts/core";
 import type { CommandRecorder } from "./command-recorder.js";
 import { wgslScalar } from "./element-storage.js";
 import { binaryExpression, castExpression, compareExpression, unaryExpression, whereExpression, zeroOf } from "./elementwise-expressions.js";
@@ -10,6 +10,7 @@ import { matmulNBits } from "./kernels/matmul-nbits.js";
 import { range } from "./kernels/range.js";
 import { reduce, softmax } from "./kernels/reduce.js";
 import { broadcastStrides, contiguousStrides, stridedMap, type StridedOperand } from "./kernels/strided-map.js";
+import { type FusedGroup, fusedExpression } from "./fusion.js";
 import type { RunValue, RunValues } from "./run-values.js";
 
 export interface LowerContext {
@@ -218,4 +219,20 @@ function zeroed(context: LowerContext, node: Node, shape: readonly number[]): Ru
   const out = context.values.allocate(node.dtype, shape, `node %${node.id} (${node.op.kind})`);
   stridedMap(context.recorder, zeroOf(node.dtype), shape, [], written(out));
   return out;
+}
+
+/** A fused group of elementwise nodes (fusion.ts) as one strided-map launch over its leaves. */
+export function lowerFused(context: LowerContext, group: FusedGroup, shape: readonly number[], dtypeOf: (id: number) => DType): { value: RunValue; owned: boolean } {
+  const root = group.members[group.members.length - 1]!;
+  const out = context.values.allocate(root.dtype, shape, `node %${root.id} (fused ${group.members.map((m) => m.op.kind).join(", ")})`);
+  const { statements, expression } = fusedExpression(group, dtypeOf);
+  stridedMap(
+    context.recorder,
+    expression,
+    shape,
+    group.leaves.map((id) => operand(context.values.get(id), shape)),
+    written(out),
+    statements,
+  );
+  return { value: out, owned: true };
 }

@@ -24,6 +24,8 @@ export interface WebGpuBackendOptions {
   /** The WebGPU entry point: navigator.gpu in a browser (the default), `nodeGpu()` in Node. */
   gpu?: GPU;
   powerPreference?: GPUPowerPreference;
+  /** Fuse chains of elementwise ops into one kernel each (default true); off, every op is its own launch. */
+  fuse?: boolean;
 }
 
 /** No WebGPU adapter: the browser lacks WebGPU, or Node has no Vulkan/Metal/D3D12 driver for Dawn. */
@@ -44,6 +46,7 @@ export class WebGpuBackend implements Backend {
     readonly gpuEntry: GPU,
     readonly device: GPUDevice,
     readonly adapterInfo: GPUAdapterInfo,
+    private readonly fuse: boolean,
   ) {
     this.gpu = new GpuContext(device);
     void device.lost.then((info) => {
@@ -62,14 +65,15 @@ export class WebGpuBackend implements Backend {
       requiredLimits: {
         maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
         maxBufferSize: limits.maxBufferSize,
+        maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
       },
     });
-    return new WebGpuBackend(gpu, device, adapter.info);
+    return new WebGpuBackend(gpu, device, adapter.info, options.fuse ?? true);
   }
 
   async compile(graph: Graph): Promise<WebGpuExecutable> {
     this.checkAlive();
-    return new WebGpuExecutable(this.gpu, graph, { upload: (tensor, what) => this.uploadAlone(tensor, what) });
+    return new WebGpuExecutable(this.gpu, graph, { upload: (tensor, what) => this.uploadAlone(tensor, what) }, { fuse: this.fuse });
   }
 
   upload(tensor: HostTensor): BackendTensor {

@@ -7,6 +7,7 @@ import {
   type BackendTensor,
   bindDims,
   type Dims,
+  type DType,
   type Executable,
   type Graph,
   HostTensor,
@@ -22,7 +23,8 @@ import { BufferUsage, MapMode } from "./gpu-flags.js";
 import type { GpuContext } from "./gpu-context.js";
 import { ERROR_WORDS } from "./kernels/checked-index.wgsl.js";
 import { stridedMap } from "./kernels/strided-map.js";
-import { lowerNode } from "./lower-node.js";
+import { type FusionPlan, planFusion } from "./fusion.js";
+import { lowerFused, lowerNode } from "./lower-node.js";
 import { type RunValue, RunValues } from "./run-values.js";
 import { WebGpuTensor } from "./webgpu-tensor.js";
 
@@ -34,20 +36,30 @@ interface Plan {
   /** Node ids whose values can be dropped after node `id` ran, keyed by `id`. */
   readonly releases: ReadonlyMap<number, readonly number[]>;
   readonly checksIndices: boolean;
+  readonly fusion: FusionPlan;
 }
 
 const INDEXED_OPS = new Set(["gather", "scatterAdd", "takeAlong", "scatterAlong"]);
 
-function plan(graph: Graph): Plan {
+function plan(graph: Graph, fuse: boolean, maxLeaves: number): Plan {
   const seen = new Set<number>();
-  const lastUse = new Map<number, number>();
   for (const node of graph.nodes) {
     for (const input of node.inputs) {
       if (!seen.has(input)) throw new InvalidArgumentError("graph", `node %${node.id} reads %${input}, which does not precede it`);
-      lastUse.set(input, node.id);
     }
     if (seen.has(node.id)) throw new InvalidArgumentError("graph", `node id %${node.id} appears twice`);
     seen.add(node.id);
+  }
+  const fusion: FusionPlan = fuse ? planFusion(graph, maxLeaves) : { groups: new Map(), inlined: new Set(), rootOf: new Map() };
+  // A read inside a fused group happens when the group's root runs.
+  const lastUse = new Map<number, number>();
+  const position = new Map(graph.nodes.map((node, index) => [node.id, index]));
+  for (const node of graph.nodes) {
+    const at = fusion.rootOf.get(node.id) ?? node.id;
+    for (const input of node.inputs) {
+      const previous = lastUse.get(input);
+      if (previous === undefined || position.get(at)! > position.get(previous)!) lastUse.set(input, at);
+    }
   }
   for (const node of graph.nodes) if (!lastUse.has(node.id)) lastUse.set(node.id, node.id);
   for (const [name, id] of graph.outputs) {
@@ -56,20 +68,27 @@ function plan(graph: Graph): Plan {
   }
   const releases = new Map<number, number[]>();
   for (const [id, last] of lastUse) releases.set(last, [...(releases.get(last) ?? []), id]);
-  return { releases, checksIndices: graph.nodes.some((node) => INDEXED_OPS.has(node.op.kind)) };
+  return { releases, checksIndices: graph.nodes.some((node) => INDEXED_OPS.has(node.op.kind)), fusion };
 }
 
 export class WebGpuExecutable implements Executable {
   private readonly plan: Plan;
   private readonly constants = new Map<number, WebGpuTensor>();
+  private readonly dtypes: ReadonlyMap<number, DType>;
   private disposed = false;
+
+  /** Kernel launches of the latest run (fusion shows as fewer). */
+  lastRunLaunches = 0;
 
   constructor(
     private readonly gpu: GpuContext,
     private readonly graph: Graph,
     uploader: Uploader,
+    options: { fuse: boolean },
   ) {
-    this.plan = plan(graph);
+    // A fused kernel binds its metadata, its leaves and its output.
+    this.plan = plan(graph, options.fuse, gpu.device.limits.maxStorageBuffersPerShaderStage - 2);
+    this.dtypes = new Map(graph.nodes.map((node) => [node.id, node.dtype]));
     for (const node of graph.nodes) if (node.op.kind === "constant") this.constants.set(node.id, uploader.upload(node.op.value, `constant %${node.id}`));
   }
 
@@ -143,12 +162,16 @@ export class WebGpuExecutable implements Executable {
         } else if (node.op.kind === "constant") {
           const constant = this.constants.get(node.id)!;
           values.set(node.id, { storage: constant.storage, offset: constant.offset, shape: constant.shape, dtype: constant.dtype }, false);
-        } else {
+        } else if (!this.plan.fusion.inlined.has(node.id)) {
           const shape = evaluateDims(node.shape, bound.dims);
           if (shape.some((d) => d < 0)) {
             throw new ShapeMismatchError(`node %${node.id} (${node.op.kind})`, `negative dimension in [${shape.join(", ")}] with ${[...bound.dims].map(([n, v]) => `${n}=${v}`).join(", ")}`);
           }
-          const { value, owned } = lowerNode({ recorder, values, dims: bound.dims, errors: errorBuffer }, node, shape, node.inputs.map((id) => values.get(id)));
+          const context = { recorder, values, dims: bound.dims, errors: errorBuffer };
+          const group = this.plan.fusion.groups.get(node.id);
+          const { value, owned } = group
+            ? lowerFused(context, group, shape, (id) => this.dtypeOf(id))
+            : lowerNode(context, node, shape, node.inputs.map((id) => values.get(id)));
           values.set(node.id, value, owned);
         }
         for (const id of this.plan.releases.get(node.id) ?? []) values.drop(id);
@@ -163,6 +186,7 @@ export class WebGpuExecutable implements Executable {
     const readErrors = errorStorage ? this.readLater(recorder, { storage: errorStorage, offset: 0, shape: [ERROR_WORDS], dtype: "int32" }) : undefined;
     const finish = async () => {
       try {
+        this.lastRunLaunches = recorder.launchCount;
         await recorder.submit();
         if (readErrors) this.throwIndexError(await readErrors());
       } finally {
@@ -170,6 +194,10 @@ export class WebGpuExecutable implements Executable {
       }
     };
     return { values, outputs, recorder, finish };
+  }
+
+  private dtypeOf(id: number): DType {
+    return this.dtypes.get(id)!;
   }
 
   private throwIndexError(words: HostTensor): void {

@@ -20,15 +20,22 @@ export interface StridedOperand {
   readonly packedBytes?: boolean;
 }
 
-/** Operand names in expressions: a, b, c for the first three operands. */
-export const OPERAND_NAMES = ["a", "b", "c"] as const;
+/** The name of operand `o` in expressions: a, b, c for the first three (as the ops' templates use them), then l3, l4, ... */
+export function operandName(o: number): string {
+  return o < 3 ? "abc"[o]! : `l${o}`;
+}
 
-export function stridedMap(recorder: CommandRecorder, expression: string, shape: readonly number[], inputs: readonly StridedOperand[], output: StridedOperand): void {
+/**
+ * Launches out = expression over the operands; `statements` (WGSL `let`s over the operands) run
+ * first, for fused chains of elementwise ops (fusion.ts).
+ */
+export function stridedMap(recorder: CommandRecorder, expression: string, shape: readonly number[], inputs: readonly StridedOperand[], output: StridedOperand, statements = ""): void {
   const count = shape.reduce((n, d) => n * d, 1);
   if (count === 0) return;
   const [sizes, strides] = mergeAxes(shape, [output, ...inputs].map((o) => o.strides));
   const kernel = mapKernel(
     expression,
+    statements,
     sizes.length,
     inputs.map((i) => (i.packedBytes ? "u8" : i.type)),
     output.type,
@@ -81,8 +88,8 @@ function mergeAxes(shape: readonly number[], strideLists: readonly (readonly num
 
 const kernels = new Map<string, Kernel>();
 
-function mapKernel(expression: string, rank: number, inputTypes: readonly (WgslScalar | "u8")[], outputType: WgslScalar): Kernel {
-  const key = `map/${rank}/${inputTypes.join(",")}->${outputType}/${expression}`;
+function mapKernel(expression: string, statements: string, rank: number, inputTypes: readonly (WgslScalar | "u8")[], outputType: WgslScalar): Kernel {
+  const key = `map/${rank}/${inputTypes.join(",")}->${outputType}/${statements}${expression}`;
   let kernel = kernels.get(key);
   if (kernel) return kernel;
   const operands = inputTypes.length;
@@ -99,10 +106,11 @@ function mapKernel(expression: string, rank: number, inputTypes: readonly (WgslS
         lines.push(`    po += index * info[${at + 1}];${inputTypes.map((_, o) => ` p${o} += index * info[${at + 2 + o}];`).join("")} }`);
       }
       inputTypes.forEach((type, o) =>
-        lines.push(type === "u8" ? `  let ${OPERAND_NAMES[o]} = (x${o}[p${o} / 4u] >> ((p${o} % 4u) * 8u)) & 255u;` : `  let ${OPERAND_NAMES[o]} = x${o}[p${o}];`),
+        lines.push(type === "u8" ? `  let ${operandName(o)} = (x${o}[p${o} / 4u] >> ((p${o} % 4u) * 8u)) & 255u;` : `  let ${operandName(o)} = x${o}[p${o}];`),
       );
+      if (statements) lines.push(statements);
       lines.push(`  out[po] = ${expression};`);
-      return mathFor(expression) + itemKernel(declarations, lines.join("\n"));
+      return mathFor(statements + expression) + itemKernel(declarations, lines.join("\n"));
     },
   };
   kernels.set(key, kernel);
