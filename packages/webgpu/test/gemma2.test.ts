@@ -39,22 +39,18 @@ describe.skipIf(setup.skip !== undefined)(`Gemma 2 on WebGPU${setup.skip ? ` (sk
     expect(maxDifference(await logits(gpu, config, params, ids), await logits(onnx, config, params, ids))).toBeLessThan(1e-5);
   });
 
-  it("a model whose soft-caps decide the output: as close to onnxruntime as onnxruntime is to float64", async () => {
+  it("a model whose soft-caps decide the output: prefill logits equal onnxruntime's within 1e-4", async () => {
     const { config, params } = cappedModel();
     const ids = [prompt(3, 20, config.vocabSize), prompt(4, 20, config.vocabSize)];
     const [fromGpu, fromOnnx, exact] = [await logits(gpu, config, params, ids), await logits(onnx, config, params, ids), await logits(new ReferenceBackend({ precision: "float64" }), config, params, ids)];
     // The caps engage: a fifth of the logits sit where tanh bends (|logit| > tanh(1) x 30), and
-    // without the attention cap the logits move by far more than the tolerance below.
+    // without the attention cap the logits move by 0.66, thousands of times the tolerance below.
     const bent = fromOnnx.filter((v) => Math.abs(v) > Math.tanh(1) * config.finalLogitSoftcapping!).length / fromOnnx.length;
     expect(bent).toBeGreaterThan(0.1);
     const uncapped = await logits(onnx, { ...config, attnLogitSoftcapping: null }, params, ids);
-    expect(maxDifference(uncapped, fromOnnx)).toBeGreaterThan(1);
-    // Scores in the thousands make float32 rounding visible (onnxruntime is ~3e-4 from float64
-    // here); two float32 backends may differ by their orders of summation, not by more.
-    const onnxError = maxDifference(fromOnnx, exact);
-    expect(onnxError).toBeLessThan(1e-3);
-    expect(maxDifference(fromGpu, fromOnnx)).toBeLessThan(4 * onnxError);
-    expect(maxDifference(fromGpu, exact)).toBeLessThan(4 * onnxError);
+    expect(maxDifference(uncapped, fromOnnx)).toBeGreaterThan(0.3);
+    expect(maxDifference(fromGpu, fromOnnx)).toBeLessThan(1e-4);
+    expect(maxDifference(fromGpu, exact)).toBeLessThan(1e-4);
   });
 
   it("cached decode past the sliding window equals onnxruntime's, step by step", async () => {
@@ -70,8 +66,7 @@ describe.skipIf(setup.skip !== undefined)(`Gemma 2 on WebGPU${setup.skip ? ` (sk
       for (const [m, model] of models.entries()) step.push(await model.forward(ids.map((row) => [row[t]!]), caches[m]));
       worst = Math.max(worst, maxDifference(step[0]!.data, step[1]!.data));
     }
-    // Measured here: 2.7e-4, the size of the prefill difference above.
-    expect(worst).toBeLessThan(1e-3);
+    expect(worst).toBeLessThan(1e-4);
     for (const model of models) await model.dispose();
   });
 });
