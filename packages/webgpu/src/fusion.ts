@@ -3,7 +3,9 @@
 // ops, the soft-caps' divide-tanh-multiply, RMSNorm's tail and the AdamW update's arithmetic each
 // become one launch. A node is inlined into its consumer when it is elementwise, read by that
 // consumer alone, not an output, and of the consumer's shape (so both walk one index space; the
-// group's leaves broadcast as usual). The values are those of the unfused kernels, op for op.
+// group's leaves broadcast as usual). A reduce or softmax whose input is such a group (or one
+// elementwise node) read by it alone evaluates the group where it reads its input: a prologue.
+// The values are those of the unfused kernels, op for op.
 import { dimEquals, type DType, type Graph, type Node } from "@gemma-ts/core";
 import { binaryExpression, castExpression, compareExpression, unaryExpression, whereExpression } from "./elementwise-expressions.js";
 import { operandName } from "./kernels/strided-map.js";
@@ -20,6 +22,8 @@ export interface FusedGroup {
 export interface FusionPlan {
   /** Groups of two or more nodes, by root id. */
   readonly groups: ReadonlyMap<number, FusedGroup>;
+  /** Elementwise groups (one node or more) read by a reduce or softmax alone, by that node's id: its prologue. */
+  readonly prologues: ReadonlyMap<number, FusedGroup>;
   /** Nodes computed inside their group's kernel, never materialized. */
   readonly inlined: ReadonlySet<number>;
   /** The group root each inlined node belongs to. */
@@ -80,7 +84,22 @@ export function planFusion(graph: Graph, maxLeaves: number): FusionPlan {
     for (const node of ordered) for (const input of node.inputs) if (!members.has(input) && !leafOrder.includes(input)) leafOrder.push(input);
     groups.set(root.id, { members: ordered, leaves: leafOrder });
   }
-  return { groups, inlined, rootOf };
+  // A reduce or softmax takes its input's group (or lone elementwise node) as a prologue.
+  const prologues = new Map<number, FusedGroup>();
+  for (const node of graph.nodes) {
+    if (node.op.kind !== "reduce" && node.op.kind !== "softmax") continue;
+    const input = byId.get(node.inputs[0]!)!;
+    if (!isElementwise(input) || readers.get(input.id) !== 1 || outputs.has(input.id) || inlined.has(input.id)) continue;
+    const group = groups.get(input.id) ?? { members: [input], leaves: [...new Set(input.inputs)] };
+    if (group.leaves.length > maxLeaves || group.leaves.some((leaf) => byId.get(leaf)!.dtype === "uint8")) continue;
+    groups.delete(input.id);
+    prologues.set(node.id, group);
+    for (const member of group.members) {
+      inlined.add(member.id);
+      rootOf.set(member.id, node.id);
+    }
+  }
+  return { groups, prologues, inlined, rootOf };
 }
 
 /** The WGSL of one member, its operands a, b, c as the unfused kernel names them. */

@@ -148,19 +148,9 @@ export function lowerNode(context: LowerContext, node: Node, shape: readonly num
       });
       return { value: out, owned: true };
     }
-    case "reduce": {
-      if (op.op === "sum" && wgslScalar(node.dtype) === "u32") throw new UnsupportedDTypeError(node.dtype, "reduce sum on the webgpu backend");
-      const out = fresh();
-      const axes = op.axes.map((axis) => normalizeAxisForRank(axis, a.shape.length));
-      reduce(recorder, op.op, reduceLaunch(a, out), axes);
-      return { value: out, owned: true };
-    }
-    case "softmax": {
-      if (node.dtype !== "float32") throw new UnsupportedDTypeError(node.dtype, "softmax on the webgpu backend");
-      const out = fresh();
-      softmax(recorder, reduceLaunch(a, out), normalizeAxisForRank(op.axis, a.shape.length));
-      return { value: out, owned: true };
-    }
+    case "reduce":
+    case "softmax":
+      return reduction(context, node, shape, { operands: [operand(a, a.shape)], statements: "", expression: "a", inputShape: a.shape, inputDtype: a.dtype });
     case "gather": {
       const out = fresh();
       const rowSize = sizeOf(a.shape.slice(1));
@@ -192,16 +182,45 @@ export function lowerNode(context: LowerContext, node: Node, shape: readonly num
   }
 }
 
-function reduceLaunch(input: RunValue, output: RunValue) {
-  return {
-    input: input.storage.buffer,
-    inputOffset: input.offset,
-    output: output.storage.buffer,
-    outputOffset: output.offset,
-    type: wgslScalar(input.dtype),
-    shape: input.shape,
-    strides: contiguousStrides(input.shape),
-  };
+interface ReductionInput {
+  readonly operands: readonly StridedOperand[];
+  readonly statements: string;
+  readonly expression: string;
+  readonly inputShape: readonly number[];
+  readonly inputDtype: DType;
+}
+
+/** A reduce or softmax node over its input, read as given (a tensor, or a fused prologue over its leaves). */
+function reduction(context: LowerContext, node: Node, shape: readonly number[], input: ReductionInput): { value: RunValue; owned: boolean } {
+  const op = node.op;
+  if (op.kind !== "reduce" && op.kind !== "softmax") throw new Error(`${op.kind} is not a reduction`);
+  if (input.operands.some((operand) => operand.packedBytes)) throw new UnsupportedDTypeError("uint8", `${op.kind} on the webgpu backend`);
+  if (op.kind === "reduce" && op.op === "sum" && wgslScalar(node.dtype) === "u32") throw new UnsupportedDTypeError(node.dtype, "reduce sum on the webgpu backend");
+  if (op.kind === "softmax" && node.dtype !== "float32") throw new UnsupportedDTypeError(node.dtype, "softmax on the webgpu backend");
+  const out = context.values.allocate(node.dtype, shape, `node %${node.id} (${op.kind})`);
+  const launch = { ...input, type: wgslScalar(input.inputDtype), shape: input.inputShape, output: out.storage.buffer, outputOffset: out.offset };
+  const rank = input.inputShape.length;
+  if (op.kind === "reduce") {
+    reduce(
+      context.recorder,
+      op.op,
+      launch,
+      op.axes.map((axis) => normalizeAxisForRank(axis, rank)),
+    );
+  } else softmax(context.recorder, launch, normalizeAxisForRank(op.axis, rank));
+  return { value: out, owned: true };
+}
+
+/** A reduce or softmax whose input is a fused elementwise group, evaluated where it is read. */
+export function lowerReduction(context: LowerContext, node: Node, shape: readonly number[], prologue: FusedGroup, inputShape: readonly number[], dtypeOf: (id: number) => DType): { value: RunValue; owned: boolean } {
+  const { statements, expression } = fusedExpression(prologue, dtypeOf);
+  return reduction(context, node, shape, {
+    operands: prologue.leaves.map((id) => operand(context.values.get(id), inputShape)),
+    statements,
+    expression,
+    inputShape,
+    inputDtype: prologue.members.at(-1)!.dtype,
+  });
 }
 
 function indexed(context: LowerContext, node: Node, data: RunValue, indices: RunValue, out: RunValue) {

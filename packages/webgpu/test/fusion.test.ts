@@ -40,6 +40,16 @@ describe.skipIf(setup.skip !== undefined)(`elementwise fusion${setup.skip ? ` (s
         const g = new GraphBuilder();
         return g.build({ out: rmsNorm(g.input("gate", "float32", ["rows", 24]), g.input("weight", "float32", [24]), 1e-6) });
       })(),
+      // Attention's scores: scaled, soft-capped, masked, then the softmax reads them as its prologue.
+      cappedSoftmax: (() => {
+        const g = new GraphBuilder();
+        const mask = g.input("up", "float32", ["rows", 24]).greater(0);
+        return g.build({ out: g.where(mask, softCap(g.input("gate", "float32", ["rows", 24]).mul(0.25), 50), g.scalar(-3.4e38)).softmax(-1) });
+      })(),
+      logSumExp: (() => {
+        const g = new GraphBuilder();
+        return g.build({ out: g.input("gate", "float32", ["rows", 24]).logSumExp(-1) });
+      })(),
     };
     const random = new Random(2);
     const values = (n: number, scale: number) => Array.from({ length: n }, () => (random.uniform() - 0.5) * scale);
@@ -52,9 +62,11 @@ describe.skipIf(setup.skip !== undefined)(`elementwise fusion${setup.skip ? ` (s
       expect(maxRelativeDifference(a.out!.data as Float32Array, c.out!.data as Float32Array), name).toBeLessThan(1e-6);
       launches[name] = [one.lastRunLaunches, many.lastRunLaunches];
     }
-    // GeGLU: 10 elementwise ops -> 1; soft-cap: 3 -> 1; RMSNorm: x^2, the reduce, the [rows, 1]
-    // chain (scale, + eps, rsqrt), 1 + w ([24]) and the [rows, 24] products: 8 -> 5.
-    expect(launches).toEqual({ geglu: [1, 10], softCap: [1, 3], rmsNorm: [5, 8] });
+    // GeGLU: 10 elementwise ops -> 1; soft-cap: 3 -> 1; RMSNorm: the sum of x^2 (a prologue), the
+    // [rows, 1] chain (scale, + eps, rsqrt), 1 + w ([24]) and the [rows, 24] products: 8 -> 4;
+    // the masked, capped softmax: the compare and 5 elementwise ops become its prologue, 7 -> 1;
+    // log-sum-exp: max, exp(x - max) summed (a prologue), log + max: 6 -> 3.
+    expect(launches).toEqual({ geglu: [1, 10], softCap: [1, 3], rmsNorm: [4, 8], cappedSoftmax: [1, 7], logSumExp: [3, 6] });
   });
 
   it("Gemma 2 logits and training steps equal the unfused backend's", async () => {
