@@ -1,6 +1,7 @@
 // Records a run's launches, then encodes them in one compute pass and submits once: the run's
 // metadata goes up in one buffer (each launch's words at an aligned offset), and copies (reading
 // outputs back, moving outputs out of shared buffers) follow the pass in the same submit.
+import { BackendError } from "@gemma-ts/core";
 import type { GpuContext } from "./gpu-context.js";
 import type { Launch } from "./kernel.js";
 
@@ -36,10 +37,11 @@ export class CommandRecorder {
     }
     const metaWords = new Uint32Array(Math.max(1, words));
     this.launches.forEach(({ meta }, index) => metaWords.set(meta, offsets[index]));
-    // Not a pooled buffer: this run may have released pooled buffers that its own kernels still
-    // write, and queue.writeBuffer lands before any of them runs. One buffer serves every run in
-    // turn, since each run writes it and submits without yielding in between.
+    // One buffer serves every run in turn: each writes it and submits without yielding in between.
     const metaBuffer = this.gpu.metaBuffer(metaWords.byteLength);
+    // A validation error (a destroyed buffer, a binding past its limit) would otherwise be a
+    // console message and a run that silently computes nothing.
+    device.pushErrorScope("validation");
     device.queue.writeBuffer(metaBuffer, 0, metaWords);
     const encoder = device.createCommandEncoder();
     if (this.launches.length > 0) {
@@ -56,5 +58,7 @@ export class CommandRecorder {
     }
     for (const encode of this.copies) encode(encoder);
     device.queue.submit([encoder.finish()]);
+    const error = await device.popErrorScope();
+    if (error) throw new BackendError("webgpu", "run a graph", error.message);
   }
 }

@@ -89,3 +89,16 @@ export function fromGpuElements(dtype: DType, shape: Shape, words: ArrayBuffer):
       return new HostTensor("uint8", shape, new Uint8Array(words, 0, size).slice());
   }
 }
+
+/**
+ * The aligned byte range holding a tensor of `size` elements at element `offset` (bytes for
+ * uint8): copies between buffers need 4-byte offsets and sizes. `skip` is where the tensor starts
+ * within the range; `bytes` is 0 for an empty tensor.
+ */
+export function readRange(dtype: DType, size: number, offset: number): { start: number; bytes: number; skip: number } {
+  const byteOffset = dtype === "uint8" ? offset : offset * 4;
+  const start = Math.floor(byteOffset / 4) * 4;
+  const skip = byteOffset - start;
+  const bytes = size === 0 ? 0 : Math.ceil((skip + (dtype === "uint8" ? size : size * 4)) / 4) * 4;
+  return { start, bytes, skip };
+}

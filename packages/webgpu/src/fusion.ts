@@ -132,7 +132,8 @@ export function fusedExpression(group: FusedGroup, dtypeOf: (id: number) => DTyp
     if (index === group.members.length - 1) {
       expression = code;
     } else {
-      const name = `v${member.id}`;
+      // Named by position, not node id, so the same chain in every layer is one kernel source.
+      const name = `v${index}`;
       statements.push(`  let ${name} = ${code};`);
       names.set(member.id, name);
     }

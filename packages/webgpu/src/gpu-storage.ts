@@ -1,7 +1,9 @@
-// GPU memory: buffers, and the pool that recycles them between the nodes of a run and between
-// runs. A graph run allocates every intermediate from the pool and returns it after its last
-// reader was recorded; that is safe without waiting because WebGPU executes the dispatches of a
-// queue in order, so a later writer of a recycled buffer runs after its earlier readers.
+// GPU memory: buffers, and the pool that recycles them between runs. A run records its commands
+// and submits them later (after compiling any new pipelines), so a buffer released in between,
+// by the run's own end or by a caller freeing a tensor the run reads, must not be written by a
+// queue.writeBuffer (which lands before the run's commands) or destroyed: while any run is between
+// recording and submitting, releases wait. Once submitted, the queue's order makes reuse safe: a
+// later writer of a recycled buffer runs after its earlier readers.
 import { LimitExceededError } from "@gemma-ts/core";
 import { STORAGE_USAGE } from "./gpu-flags.js";
 
@@ -11,7 +13,9 @@ export class GpuStorage {
 
   constructor(
     readonly buffer: GPUBuffer,
-    private readonly pool: BufferPool | undefined,
+    private readonly pool: BufferPool,
+    /** A buffer of its own (an upload, a constant): destroyed rather than pooled. */
+    private readonly alone = false,
   ) {}
 
   get isReleased(): boolean {
@@ -21,8 +25,8 @@ export class GpuStorage {
   release(): void {
     if (this.released) return;
     this.released = true;
-    if (this.pool) this.pool.recycle(this.buffer);
-    else this.buffer.destroy();
+    if (this.alone) this.pool.destroyLater(this.buffer);
+    else this.pool.recycle(this.buffer);
   }
 }
 
@@ -33,6 +37,9 @@ export class GpuStorage {
 export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
   private readonly all = new Set<GPUBuffer>();
+  /** Runs recorded but not yet submitted, and the releases waiting for them. */
+  private pendingRuns = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(
     private readonly device: GPUDevice,
@@ -47,9 +54,32 @@ export class BufferPool {
   }
 
   recycle(buffer: GPUBuffer): void {
-    const list = this.free.get(buffer.size) ?? [];
-    list.push(buffer);
-    this.free.set(buffer.size, list);
+    this.whenNoRunPending(() => {
+      const list = this.free.get(buffer.size) ?? [];
+      list.push(buffer);
+      this.free.set(buffer.size, list);
+    });
+  }
+
+  destroyLater(buffer: GPUBuffer): void {
+    this.whenNoRunPending(() => buffer.destroy());
+  }
+
+  /** A run starts recording; its buffers' releases, and everyone else's, wait for runEnded(). */
+  runStarted(): void {
+    this.pendingRuns++;
+  }
+
+  /** The run was submitted (or abandoned before any submit). */
+  runEnded(): void {
+    this.pendingRuns--;
+    if (this.pendingRuns > 0) return;
+    for (const release of this.waiting.splice(0)) release();
+  }
+
+  private whenNoRunPending(release: () => void): void {
+    if (this.pendingRuns > 0) this.waiting.push(release);
+    else release();
   }
 
   /** Destroys every buffer the pool made, in use or not. */

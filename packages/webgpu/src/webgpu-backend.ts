@@ -13,10 +13,11 @@ import {
   type Shape,
   sizeOf,
 } from "@gemma-ts/core";
-import { fromGpuElements, storageBytes, toGpuElements } from "./element-storage.js";
-import { BufferUsage, MapMode, STORAGE_USAGE } from "./gpu-flags.js";
+import { storageBytes, toGpuElements } from "./element-storage.js";
+import { STORAGE_USAGE } from "./gpu-flags.js";
 import { GpuContext } from "./gpu-context.js";
 import { checkBindingSize, GpuStorage } from "./gpu-storage.js";
+import { StagedRead } from "./staged-read.js";
 import { WebGpuExecutable } from "./webgpu-executable.js";
 import { WebGpuTensor } from "./webgpu-tensor.js";
 
@@ -93,22 +94,15 @@ export class WebGpuBackend implements Backend {
   async read(tensor: BackendTensor): Promise<HostTensor> {
     this.checkAlive();
     const source = WebGpuTensor.unwrap(tensor);
-    const size = sizeOf(source.shape);
-    const byteOffset = source.dtype === "uint8" ? source.offset : source.offset * 4;
-    const aligned = Math.floor(byteOffset / 4) * 4;
-    const bytes = Math.ceil((storageBytes(source.dtype, size) + byteOffset - aligned) / 4) * 4;
-    const staging = this.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    const staged = new StagedRead(this.device, source.storage.buffer, source.dtype, source.shape, source.offset);
     try {
       const encoder = this.device.createCommandEncoder();
-      encoder.copyBufferToBuffer(source.storage.buffer, aligned, staging, 0, bytes);
+      staged.encode(encoder);
       this.device.queue.submit([encoder.finish()]);
-      await staging.mapAsync(MapMode.READ);
-      return fromGpuElements(source.dtype, source.shape, staging.getMappedRange().slice(byteOffset - aligned));
+      return await staged.result();
     } catch (error) {
       if (error instanceof CoreError) throw error;
       throw new BackendError("webgpu", "read a tensor", error);
-    } finally {
-      staging.destroy();
     }
   }
 
@@ -129,7 +123,7 @@ export class WebGpuBackend implements Backend {
     checkBindingSize(bytes, this.gpu.maxBindingBytes, what);
     const buffer = this.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: STORAGE_USAGE });
     if (elements.byteLength > 0) this.device.queue.writeBuffer(buffer, 0, elements.buffer, elements.byteOffset, elements.byteLength);
-    return new WebGpuTensor(tensor.dtype, tensor.shape, new GpuStorage(buffer, undefined), 0, false);
+    return new WebGpuTensor(tensor.dtype, tensor.shape, new GpuStorage(buffer, this.gpu.pool, true), 0, false);
   }
 
   private checkAlive(): void {

@@ -18,13 +18,13 @@ import {
   evaluateDims,
 } from "@gemma-ts/core";
 import { CommandRecorder } from "./command-recorder.js";
-import { fromGpuElements, storageBytes } from "./element-storage.js";
-import { BufferUsage, MapMode } from "./gpu-flags.js";
+import { storageBytes } from "./element-storage.js";
 import type { GpuContext } from "./gpu-context.js";
 import { ERROR_WORDS } from "./kernels/checked-index.wgsl.js";
 import { stridedMap } from "./kernels/strided-map.js";
 import { type FusionPlan, planFusion } from "./fusion.js";
 import { lowerFused, lowerNode, lowerReduction } from "./lower-node.js";
+import { StagedRead } from "./staged-read.js";
 import { type RunValue, RunValues } from "./run-values.js";
 import { WebGpuTensor } from "./webgpu-tensor.js";
 
@@ -35,11 +35,8 @@ export interface Uploader {
 interface Plan {
   /** Node ids whose values can be dropped after node `id` ran, keyed by `id`. */
   readonly releases: ReadonlyMap<number, readonly number[]>;
-  readonly checksIndices: boolean;
   readonly fusion: FusionPlan;
 }
-
-const INDEXED_OPS = new Set(["gather", "scatterAdd", "takeAlong", "scatterAlong"]);
 
 function plan(graph: Graph, fuse: boolean, maxLeaves: number): Plan {
   const seen = new Set<number>();
@@ -68,7 +65,7 @@ function plan(graph: Graph, fuse: boolean, maxLeaves: number): Plan {
   }
   const releases = new Map<number, number[]>();
   for (const [id, last] of lastUse) releases.set(last, [...(releases.get(last) ?? []), id]);
-  return { releases, checksIndices: graph.nodes.some((node) => INDEXED_OPS.has(node.op.kind)), fusion };
+  return { releases, fusion };
 }
 
 export class WebGpuExecutable implements Executable {
@@ -97,30 +94,37 @@ export class WebGpuExecutable implements Executable {
     const reads = outputs.map(([name, value]) => [name, this.readLater(recorder, value)] as const);
     try {
       await finish();
-      const hosts = await Promise.all(reads.map(async ([name, read]) => [name, await read()] as const));
+      const hosts = await Promise.all(reads.map(async ([name, read]) => [name, await read.result()] as const));
       return Object.fromEntries(hosts);
+    } catch (error) {
+      for (const [, read] of reads) read.discard();
+      throw error;
     } finally {
       values.dropAll();
     }
   }
 
   async runResident(inputs: TensorMap): Promise<Record<string, BackendTensor>> {
-    const { values, outputs, recorder, finish } = this.record(inputs);
-    const result: Record<string, BackendTensor> = {};
-    const given = new Set<RunValue>();
-    for (const [name, value] of outputs) {
-      if (values.ownsAlone(value) && !given.has(value)) {
-        values.disown(value);
-        given.add(value);
-        result[name] = new WebGpuTensor(value.dtype, value.shape, value.storage, value.offset, false);
-      } else {
-        result[name] = this.copyOut(recorder, value);
-      }
+    // Checked before anything is recorded, so a refusal leaves nothing held.
+    for (const id of this.graph.outputs.values()) {
+      if (this.dtypes.get(id) === "uint8") throw new InvalidArgumentError("output", "uint8 outputs (quantized blocks) cannot stay resident on the webgpu backend");
     }
+    const { values, outputs, recorder, finish } = this.record(inputs);
+    const result: Record<string, WebGpuTensor> = {};
     try {
+      const given = new Set<RunValue>();
+      for (const [name, value] of outputs) {
+        if (values.ownsAlone(value) && !given.has(value)) {
+          values.disown(value);
+          given.add(value);
+          result[name] = new WebGpuTensor(value.dtype, value.shape, value.storage, value.offset, false);
+        } else {
+          result[name] = this.copyOut(recorder, value);
+        }
+      }
       await finish();
     } catch (error) {
-      for (const tensor of Object.values(result)) (tensor as WebGpuTensor).free();
+      for (const tensor of Object.values(result)) tensor.free();
       throw error;
     } finally {
       values.dropAll();
@@ -140,6 +144,13 @@ export class WebGpuExecutable implements Executable {
     if (this.disposed) throw new InvalidArgumentError("executable", "run after dispose()");
     const graph = this.graph;
     const bound = this.checkInputs(inputs);
+    const pool = this.gpu.pool;
+    pool.runStarted();
+    let ended = false;
+    const end = () => {
+      if (!ended) pool.runEnded();
+      ended = true;
+    };
     const values = new RunValues(this.gpu);
     const recorder = new CommandRecorder(this.gpu);
     let errors: GPUBuffer | undefined;
@@ -148,8 +159,8 @@ export class WebGpuExecutable implements Executable {
       if (!errorStorage) {
         errorStorage = this.gpu.pool.acquire(ERROR_WORDS * 4, "the run's error words");
         errors = errorStorage.buffer;
-        // Zeroed by a kernel, not queue.writeBuffer: a pooled buffer may still be written by this
-        // run's earlier kernels, which execute after any writeBuffer issued while recording.
+        // Zeroed by a kernel in the run's own pass, not by queue.writeBuffer, so the zeros land
+        // between the run's earlier kernels and its index checks whatever the buffer's history.
         stridedMap(recorder, "0u", [ERROR_WORDS], [], { buffer: errors, offset: 0, strides: [1], type: "u32" });
       }
       return errors!;
@@ -184,6 +195,7 @@ export class WebGpuExecutable implements Executable {
       values.dropAll();
       for (const { value, owned } of bound.inputs.values()) if (owned && !value.storage.isReleased) value.storage.release();
       errorStorage?.release();
+      end();
       throw error;
     }
     const outputs = [...graph.outputs].map(([name, id]) => [name, values.get(id)] as const);
@@ -191,8 +203,15 @@ export class WebGpuExecutable implements Executable {
     const finish = async () => {
       try {
         this.lastRunLaunches = recorder.launchCount;
-        await recorder.submit();
-        if (readErrors) this.throwIndexError(await readErrors());
+        try {
+          await recorder.submit();
+        } finally {
+          end();
+        }
+        if (readErrors) this.throwIndexError(await readErrors.result());
+      } catch (error) {
+        readErrors?.discard();
+        throw error;
       } finally {
         errorStorage?.release();
       }
@@ -211,30 +230,15 @@ export class WebGpuExecutable implements Executable {
     throw new InvalidArgumentError(`${kind} indices`, `index ${value} is out of range for ${limit >>> 0} rows (node %${node})`);
   }
 
-  /** Records a copy of the value into a staging buffer; the returned function maps it after the submit. */
-  private readLater(recorder: CommandRecorder, value: RunValue): () => Promise<HostTensor> {
-    const size = value.shape.reduce((n, d) => n * d, 1);
-    const byteOffset = value.dtype === "uint8" ? value.offset : value.offset * 4;
-    const alignedOffset = Math.floor(byteOffset / 4) * 4;
-    const skip = byteOffset - alignedOffset;
-    const bytes = Math.ceil((storageBytes(value.dtype, size) + skip) / 4) * 4;
-    const staging = this.gpu.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
-    const buffer = value.storage.buffer;
-    recorder.copy((encoder) => encoder.copyBufferToBuffer(buffer, alignedOffset, staging, 0, bytes));
-    return async () => {
-      try {
-        await staging.mapAsync(MapMode.READ);
-        const words = staging.getMappedRange().slice(skip);
-        return fromGpuElements(value.dtype, value.shape, words);
-      } finally {
-        staging.destroy();
-      }
-    };
+  /** Records a copy of the value into a staging buffer, mapped by `result()` after the submit. */
+  private readLater(recorder: CommandRecorder, value: RunValue): StagedRead {
+    const staged = new StagedRead(this.gpu.device, value.storage.buffer, value.dtype, value.shape, value.offset);
+    recorder.copy((encoder) => staged.encode(encoder));
+    return staged;
   }
 
   /** A resident copy of a value the run cannot give away (an input, a constant, a shared buffer). */
   private copyOut(recorder: CommandRecorder, value: RunValue): WebGpuTensor {
-    if (value.dtype === "uint8") throw new InvalidArgumentError("output", "a uint8 input or constant cannot be a resident output on the webgpu backend");
     const size = value.shape.reduce((n, d) => n * d, 1);
     const bytes = storageBytes(value.dtype, size);
     const storage = this.gpu.pool.acquire(bytes, "a resident output");
