@@ -25,9 +25,13 @@ const BINARY: Readonly<Record<BinaryOpName, string>> = {
   mul: "a * b",
   div: "a / b",
   pow: "pow_(a, b)",
-  max: "max(a, b)",
-  min: "min(a, b)",
+  // WGSL's max and min may return either operand for NaN; ONNX's propagate it.
+  max: "select(max(a, b), a + b, is_nan_(a) || is_nan_(b))",
+  min: "select(min(a, b), a + b, is_nan_(a) || is_nan_(b))",
 };
+
+/** Integer forms: WGSL's a / 0 is a; the reference's is 0 (the division's infinity, truncated). */
+const INTEGER_BINARY: Readonly<Record<BinaryOpName, string>> = { ...BINARY, div: "select(a / b, 0, b == 0)", max: "max(a, b)", min: "min(a, b)" };
 
 const COMPARE: Readonly<Record<CompareOpName, string>> = {
   less: "<",
@@ -55,8 +59,8 @@ export function binaryExpression(op: BinaryOpName, dtype: DType): string {
   const scalar = wgslScalar(dtype);
   if (scalar === "f32") return narrowed(BINARY[op], dtype);
   if (dtype === "uint8" || op === "pow") throw new UnsupportedDTypeError(dtype, `binary ${op} on the webgpu backend`);
-  if (scalar === "u32") return `select(0u, 1u, (${BINARY[op]}) != 0u)`;
-  return BINARY[op];
+  if (scalar === "u32") return `select(0u, 1u, (${op === "div" ? "select(a / b, 0u, b == 0u)" : INTEGER_BINARY[op]}) != 0u)`;
+  return INTEGER_BINARY[op];
 }
 
 export function compareExpression(op: CompareOpName): string {

@@ -196,7 +196,7 @@ function reduction(context: LowerContext, node: Node, shape: readonly number[], 
   if (op.kind !== "reduce" && op.kind !== "softmax") throw new Error(`${op.kind} is not a reduction`);
   if (input.operands.some((operand) => operand.packedBytes)) throw new UnsupportedDTypeError("uint8", `${op.kind} on the webgpu backend`);
   if (op.kind === "reduce" && op.op === "sum" && wgslScalar(node.dtype) === "u32") throw new UnsupportedDTypeError(node.dtype, "reduce sum on the webgpu backend");
-  if (op.kind === "softmax" && node.dtype !== "float32") throw new UnsupportedDTypeError(node.dtype, "softmax on the webgpu backend");
+  if (node.dtype === "float16" || node.dtype === "bfloat16" || (op.kind === "softmax" && node.dtype !== "float32")) throw new UnsupportedDTypeError(node.dtype, `${op.kind} on the webgpu backend`);
   const out = context.values.allocate(node.dtype, shape, `node %${node.id} (${op.kind})`);
   const launch = { ...input, type: wgslScalar(input.inputDtype), shape: input.inputShape, output: out.storage.buffer, outputOffset: out.offset };
   const rank = input.inputShape.length;

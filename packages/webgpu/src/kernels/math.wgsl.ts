@@ -105,19 +105,35 @@ fn pow_(a: f32, b: f32) -> f32 {
 }
 `;
 
-/** float32 rounded to bfloat16 (nearest, ties to even) and to float16, kept as float32. */
+/**
+ * float32 rounded to bfloat16 and to float16 (nearest, ties to even; float16 overflows to
+ * infinity from 65520 and keeps 2^-24 steps below its normal range), kept as float32.
+ */
 const NARROW = `
 fn to_bf16_(x: f32) -> f32 {
   let bits = bitcast<u32>(x);
   if ((bits & 0x7f800000u) == 0x7f800000u) { return x; }
   return bitcast<f32>((bits + 0x7fffu + ((bits >> 16u) & 1u)) & 0xffff0000u);
 }
-fn to_f16_(x: f32) -> f32 { return unpack2x16float(pack2x16float(vec2f(x, 0.0))).x; }
+fn to_f16_(x: f32) -> f32 {
+  // WGSL leaves pack2x16float's rounding, and its result out of range, to the implementation.
+  let a = abs(x);
+  if ((bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u) { return x; }
+  if (a >= 65520.0) { return select(from_bits_(0x7f800000u), from_bits_(0xff800000u), x < 0.0); }
+  if (a < 6.103515625e-05) { return round(x * 16777216.0) / 16777216.0; }
+  let bits = bitcast<u32>(x);
+  return bitcast<f32>((bits + 0xfffu + ((bits >> 13u) & 1u)) & 0xffffe000u);
+}
 `;
 
 /** A float from its bits at run time: WGSL refuses infinities and NaN as constant expressions. */
 const FROM_BITS = `
 fn from_bits_(bits: u32) -> f32 { return bitcast<f32>(bits); }
+`;
+
+/** NaN by its bits: compilers may fold x != x to false. */
+const IS_NAN = `
+fn is_nan_(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 `;
 
 const LIBRARY: readonly [call: string, source: string][] = [
@@ -131,6 +147,7 @@ const LIBRARY: readonly [call: string, source: string][] = [
   ["to_bf16_(", NARROW],
   ["to_f16_(", NARROW],
   ["from_bits_(", FROM_BITS],
+  ["is_nan_(", IS_NAN],
 ];
 
 /** The library functions `code` calls, each once. */

@@ -102,28 +102,33 @@ ${launch.statements}
     let v = ${launch.expression};
 ${body}
   }`;
+  // Compensation is dropped once the sum is infinite or NaN: inf - inf would turn it into NaN.
+  const kahan = (variable: string, value: string) =>
+    type === "f32"
+      ? `    { let y = ${value} - ${variable}_c; let t = ${variable} + y; ${variable}_c = select(0.0, (t - ${variable}) - y, (bitcast<u32>(t) & 0x7f800000u) != 0x7f800000u); ${variable} = t; }`
+      : `    ${variable} += ${value};`;
+  // NaN propagates through max, as in ONNX's ReduceMax and the reference backend.
+  const maxOf = (x: string, y: string) => (type === "f32" ? `select(max(${x}, ${y}), ${x} + ${y}, is_nan_(${x}) || is_nan_(${y}))` : `max(${x}, ${y})`);
   const combine = (op: "max" | "sum", variable: string) =>
     grouped
       ? `  scratch[lid.x] = ${variable};
   workgroupBarrier();
   for (var half = ${GROUP / 2}u; half > 0u; half = half / 2u) {
-    if (lid.x < half) { scratch[lid.x] = ${op === "max" ? "max(scratch[lid.x], scratch[lid.x + half])" : "scratch[lid.x] + scratch[lid.x + half]"}; }
+    if (lid.x < half) { scratch[lid.x] = ${op === "max" ? maxOf("scratch[lid.x]", "scratch[lid.x + half]") : "scratch[lid.x] + scratch[lid.x + half]"}; }
     workgroupBarrier();
   }
   let ${variable}_all = scratch[0];
   workgroupBarrier();`
       : `  let ${variable}_all = ${variable};`;
-  const kahan = (variable: string, value: string) =>
-    type === "f32" ? `    { let y = ${value} - ${variable}_c; let t = ${variable} + y; ${variable}_c = (t - ${variable}) - y; ${variable} = t; }` : `    ${variable} += ${value};`;
   const zero = type === "f32" ? "0.0" : type === "i32" ? "0" : "0u";
   const first = grouped ? "lid.x == 0u" : "true";
   let body: string;
   if (mode === "max") {
-    body = `  var m = ${lowest};\n${loop("    m = max(m, v);")}\n${combine("max", "m")}\n  if (${first}) { out[info[2] + o] = m_all; }`;
+    body = `  var m = ${lowest};\n${loop(`    m = ${maxOf("m", "v")};`)}\n${combine("max", "m")}\n  if (${first}) { out[info[2] + o] = m_all; }`;
   } else if (mode === "sum") {
     body = `  var s = ${zero};\n  var s_c = ${zero};\n${loop(kahan("s", "v"))}\n${combine("sum", "s")}\n  if (${first}) { out[info[2] + o] = s_all; }`;
   } else {
-    body = `  var m = ${lowest};\n${loop("    m = max(m, v);")}\n${combine("max", "m")}
+    body = `  var m = ${lowest};\n${loop(`    m = ${maxOf("m", "v")};`)}\n${combine("max", "m")}
   var s = 0.0;\n  var s_c = 0.0;\n${loop(kahan("s", "exp_(v - m_all)"))}\n${combine("sum", "s")}
 ${loop("    out[info[2] + pc + qc] = exp_(v - m_all) / s_all;")}`;
   }
