@@ -58,6 +58,7 @@ async function startWebGpu(): Promise<void> {
     backend.device.lost.then((lost) => {
       say(gpuStatus, `The GPU device was lost (${lost.message || lost.reason}); reload the page.`, true);
       backend = undefined;
+      loaded = undefined;
       setState("error");
     });
     setState("idle");
@@ -75,17 +76,36 @@ async function load(read: () => Promise<ModelFiles>): Promise<void> {
     say(modelStatus, "Checking the weights...");
     const { config, params } = checkpointFromBytes(files.configJson, files.weights);
     const tokenizer = tokenizerFromJson(files.tokenizerJson);
+    say(modelStatus, "Uploading the weights to the GPU...");
+    // One forward pass now, so that a model too large for this GPU fails here, not at the first message.
+    const model = await readyModel(config, params);
     await loaded?.model.dispose();
-    const model = new Gemma2Model(config, params, backend, { weights: "inputs" });
     loaded = { config, params, tokenizer, model, chat: new ChatSession(model, tokenizer) };
     transcript.replaceChildren();
     const count = [...params.values()].reduce((n, tensor) => n + tensor.size, 0);
     say(modelStatus, `Loaded: ${(count / 1e6).toFixed(2)}M parameters, ${config.numHiddenLayers} layers, vocabulary of ${config.vocabSize}.`);
-    setState("ready");
   } catch (error) {
     say(modelStatus, `Could not load the model: ${message(error)}`, true);
-    setState(loaded ? "ready" : "error");
+  } finally {
+    settle();
   }
+}
+
+/** A model on the GPU that has run once (weights uploaded, graph compiled). */
+async function readyModel(config: Gemma2Config, params: Gemma2Params): Promise<Gemma2Model> {
+  const model = new Gemma2Model(config, params, backend!, { weights: "inputs" });
+  try {
+    await model.forward([[config.bosTokenId]]);
+    return model;
+  } catch (error) {
+    await model.dispose();
+    throw error;
+  }
+}
+
+/** Back to a resting state after an action: ready with a model, idle without, error once the GPU is gone. */
+function settle(): void {
+  setState(!backend ? "error" : loaded ? "ready" : "idle");
 }
 
 function addTurn(role: "user" | "model", text: string): HTMLDivElement {
@@ -112,10 +132,10 @@ async function send(text: string): Promise<void> {
       transcript.scrollTop = transcript.scrollHeight;
     }
     turn.dataset.done = "true";
-    setState("ready");
   } catch (error) {
     turn.textContent += ` [error: ${message(error)}]`;
-    setState("ready");
+  } finally {
+    settle();
   }
 }
 
@@ -123,12 +143,17 @@ async function train(): Promise<void> {
   if (!loaded || !backend) return;
   const number = (id: string) => Number(element<HTMLInputElement>(id).value);
   const steps = number("steps");
+  let stepsDone = 0;
   stopTraining = new AbortController();
   setState("training");
   chart.reset();
   const started = performance.now();
+  const before = loaded;
+  // The chat model's GPU copy of the weights goes while the trainer holds its own, with gradients and moments.
+  await before.model.dispose();
+  let params = before.params;
   try {
-    const params = await fineTune(backend, loaded.config, loaded.params, loaded.tokenizer, element<HTMLTextAreaElement>("train-text").value, {
+    params = await fineTune(backend, before.config, before.params, before.tokenizer, element<HTMLTextAreaElement>("train-text").value, {
       steps,
       lr: number("lr"),
       batchSize: number("batch-size"),
@@ -136,19 +161,25 @@ async function train(): Promise<void> {
       mode: element<HTMLSelectElement>("mode").value === "lora" ? "lora" : "full",
       signal: stopTraining.signal,
       onStep: (step, loss) => {
+        stepsDone = step + 1;
         chart.push(step + 1, loss);
         say(trainStatus, `step ${step + 1} of ${steps}: loss ${loss.toFixed(4)} (${((performance.now() - started) / (step + 1)).toFixed(0)} ms a step)`);
       },
     });
-    await loaded.model.dispose();
-    const model = new Gemma2Model(loaded.config, params, backend, { weights: "inputs" });
-    loaded = { ...loaded, params, model, chat: new ChatSession(model, loaded.tokenizer) };
-    transcript.replaceChildren();
-    say(trainStatus, `${trainStatus.textContent}. Done: the chat now uses the fine-tuned weights.`);
+    const ending = stepsDone < steps ? `Stopped after ${stepsDone} steps: the chat uses the weights so far.` : "Done: the chat now uses the fine-tuned weights.";
+    say(trainStatus, `${trainStatus.textContent}. ${ending}`);
   } catch (error) {
     say(trainStatus, `Training failed: ${message(error)}`, true);
+  }
+  try {
+    const model = await readyModel(before.config, params);
+    loaded = { ...before, params, model, chat: new ChatSession(model, before.tokenizer) };
+    transcript.replaceChildren();
+  } catch (error) {
+    loaded = undefined;
+    say(modelStatus, `The model could not be put back on the GPU: ${message(error)}`, true);
   } finally {
-    setState("ready");
+    settle();
   }
 }
 
