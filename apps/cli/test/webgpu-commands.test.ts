@@ -33,8 +33,8 @@ const losses = (run: string) =>
     .flatMap((record) => (record.loss === undefined ? [] : [record.loss]));
 
 describe.skipIf(!existsSync(SWIFTSHADER_ICD))("--backend webgpu", () => {
-  it("train logs onnxruntime's losses within 1e-4, and the run keeps its backend; logits and greedy generate agree", () => {
-    const runs = ["onnx", "webgpu"].map((backend) => {
+  it("train logs onnxruntime's losses within 1e-4 and records its backend; logits and greedy generate agree", () => {
+    const runs = ["core", "webgpu"].map((backend) => {
       const out = join(folder, backend);
       cli("train", "--preset", "gemma2-tiny", "--data", corpus.txt, "--text-unit", "paragraph", "--out", out, "--steps", "6", "--batch-size", "2", "--seq-len", "32", "--threads", "1", "--backend", backend);
       return out;
@@ -45,7 +45,7 @@ describe.skipIf(!existsSync(SWIFTSHADER_ICD))("--backend webgpu", () => {
     expect(JSON.parse(readFileSync(join(runs[1]!, "run.json"), "utf8")).options.backend).toBe("webgpu");
 
     const logits = (backend: string) => (JSON.parse(cli("logits", "--model", runs[0]!, "--ids", "2,17,40,99", "--backend", backend)) as number[][]).flat();
-    const [onCpu, onGpu] = [logits("onnx"), logits("webgpu")];
+    const [onCpu, onGpu] = [logits("core"), logits("webgpu")];
     expect(onGpu.length).toBe(onCpu.length);
     expect(Math.max(...onGpu.map((value, i) => Math.abs(value - onCpu[i]!)))).toBeLessThan(1e-5);
 

@@ -52,7 +52,7 @@ export function logitsCommand(): Command {
     .option("--out <file>", "write the JSON here instead of stdout")
     .option("--threads <n>", "onnxruntime intra-op threads", integer("--threads"))
     .option("--quantize <type>", "quantize the weights first: q8 or q4 (llama.cpp's Q8_0 / Q4_0 rounding); a GGUF's Q8_0 / Q4_0 matrices run as stored without it", quantizeFlag)
-    .addOption(graphBackendOption().default("onnx"))
+    .addOption(graphBackendOption().default("core"))
     .action(async (options: { model: string; ids: number[]; out?: string; threads?: number; quantize?: QuantType; backend: GraphBackendName }) => {
       const { config, params, quantized } = await loadModelFiles(options.model, { keepQuantized: true });
       const stored = quantized.values().next().value;

@@ -8,7 +8,7 @@
 import type { LoraModule } from "@gemma-ts/core";
 import type { Packing, TextUnit } from "@gemma-ts/data";
 import { InvalidArgumentError } from "commander";
-import type { GraphBackendName } from "../graph-backend.js";
+import { GRAPH_BACKENDS, type GraphBackendName } from "../graph-backend.js";
 import { type RunFormat, readRunRecord, resumedSettings, writeRunRecord } from "./run-file.js";
 
 export { RUN_FILE } from "./run-file.js";
@@ -76,6 +76,11 @@ export interface RunOptions {
 
 const DEFAULT_CHECKPOINT_EVERY = 100;
 
+function savedBackend(name: string): GraphBackendName {
+  if (!(GRAPH_BACKENDS as readonly string[]).includes(name)) throw new InvalidArgumentError(`the run's backend '${name}' is not one of ${GRAPH_BACKENDS.join(", ")}`);
+  return name as GraphBackendName;
+}
+
 /** The options of this attempt: those given, else the run's saved ones, else the defaults. */
 export function runOptions(given: Partial<RunOptions>, saved: RunOptions | undefined): RunOptions {
   const checkpointEvery = given.checkpointEvery ?? saved?.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
@@ -85,7 +90,7 @@ export function runOptions(given: Partial<RunOptions>, saved: RunOptions | undef
     keepCheckpoints: given.keepCheckpoints ?? saved?.keepCheckpoints ?? 2,
     logEvery: given.logEvery ?? saved?.logEvery ?? 1,
     threads: given.threads ?? saved?.threads ?? null,
-    backend: given.backend ?? saved?.backend ?? "onnx",
+    backend: savedBackend(given.backend ?? saved?.backend ?? "core"),
   };
 }
 
