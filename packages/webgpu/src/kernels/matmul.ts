@@ -1,6 +1,6 @@
 // Batched matrix product, numpy semantics: [...batch, M, K] x [...batch, K, N] -> [...batch, M, N],
-// the batch axes broadcast (stride 0). Tiled: a 16 x 16 workgroup computes a 16 x 16 output tile,
-// staging 16-wide slabs of both operands in workgroup memory, one output per thread.
+// the batch axes broadcast (stride 0). Tiled: a workgroup of 16 x 16 threads computes a 64 x 64
+// output tile, staging 16-wide slabs of both operands in workgroup memory, 4 x 4 outputs a thread.
 //   out[b, m, n] = sum_k a[b, m, k] b[b, k, n]
 import type { CommandRecorder } from "../command-recorder.js";
 import type { Kernel } from "../kernel.js";
