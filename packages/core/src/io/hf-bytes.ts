@@ -1,11 +1,11 @@
 // A Hugging Face checkpoint held in memory: config.json's object and the bytes of its safetensors
 // files, as a browser has them from fetch() or a file input. No file access, so it is part of the
-// browser-safe index; the checks are loadHfCheckpoint's: every parameter of the config present
-// with its shape and a float dtype, nothing unknown besides a tied lm_head.
-import { ConfigMismatchError, MalformedCheckpointError, UnsupportedDTypeError } from "../errors.js";
+// browser-safe index; the checks are loadHfCheckpoint's (checkpoint-specs.ts).
+import { MalformedCheckpointError } from "../errors.js";
 import { configFromHf, type Gemma2Config } from "../models/gemma2/config.js";
 import { type Gemma2Params, parameterSpecs } from "../models/gemma2/params.js";
 import { HostTensor } from "../tensor/host-tensor.js";
+import { checkAgainstSpecs } from "./checkpoint-specs.js";
 import { hostDType, MAX_HEADER_BYTES, parseSafetensorsHeader, type SafetensorsTensorInfo } from "./safetensors-format.js";
 
 export interface SafetensorsBytes {
@@ -13,9 +13,6 @@ export interface SafetensorsBytes {
   readonly name: string;
   readonly bytes: Uint8Array;
 }
-
-const TIED_HEAD = "lm_head.weight";
-const WEIGHT_DTYPES = new Set(["F32", "F16", "BF16"]);
 
 export function checkpointFromBytes(configJson: unknown, files: readonly SafetensorsBytes[]): { config: Gemma2Config; params: Gemma2Params } {
   const config = configFromHf(configJson);
@@ -34,24 +31,14 @@ export function checkpointFromBytes(configJson: unknown, files: readonly Safeten
       located.set(info.name, { file, info, dataStart });
     }
   }
-  const specs = parameterSpecs(config);
+  const wanted = checkAgainstSpecs(parameterSpecs(config), new Map([...located].map(([name, { file, info }]) => [name, { file: file.name, info }])));
   const params: Gemma2Params = new Map();
-  for (const spec of specs) {
-    const found = located.get(spec.name);
-    if (!found) throw new ConfigMismatchError(spec.name, `missing from the checkpoint (expected shape [${spec.shape.join(", ")}])`);
-    const { file, info, dataStart } = found;
-    if (info.shape.join() !== spec.shape.join()) throw new ConfigMismatchError(spec.name, `expected shape [${spec.shape.join(", ")}], got [${info.shape.join(", ")}] in ${file.name}`);
-    if (!WEIGHT_DTYPES.has(info.dtype)) throw new UnsupportedDTypeError(info.dtype, `tensor '${spec.name}' in ${file.name} (weights must be F32, F16 or BF16)`);
+  for (const name of wanted) {
+    const { file, info, dataStart } = located.get(name)!;
     const dtype = hostDType(info, file.name) as "float32" | "float16" | "bfloat16";
     // A copy: the data may sit at any byte offset, and typed arrays need their element alignment.
     const raw = file.bytes.slice(dataStart + info.begin, dataStart + info.end).buffer;
-    const tensor = dtype === "float32" ? new HostTensor("float32", info.shape, new Float32Array(raw)) : new HostTensor(dtype, info.shape, new Uint16Array(raw)).toFloat32();
-    params.set(spec.name, tensor);
-  }
-  for (const [name, { file, info }] of located) {
-    if (params.has(name)) continue;
-    if (name === TIED_HEAD && info.shape.join() === specs[0]!.shape.join()) continue;
-    throw new ConfigMismatchError(name, `is not a parameter of this config (in ${file.name})`);
+    params.set(name, dtype === "float32" ? new HostTensor("float32", info.shape, new Float32Array(raw)) : new HostTensor(dtype, info.shape, new Uint16Array(raw)).toFloat32());
   }
   return { config, params };
 }

@@ -5,13 +5,14 @@
 // backbone's tensors, `score.weight` [1, hidden] and one label in config.json.
 import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { ConfigMismatchError, InvalidArgumentError, MalformedCheckpointError, UnsupportedDTypeError } from "../errors.js";
+import { ConfigMismatchError, InvalidArgumentError, MalformedCheckpointError } from "../errors.js";
 import { configToHf, type Gemma2Config } from "../models/gemma2/config.js";
-import { isQuantizable, parameterSpecs, type Gemma2Params, type ParameterSpec } from "../models/gemma2/params.js";
+import { isQuantizable, parameterSpecs, type Gemma2Params } from "../models/gemma2/params.js";
 import type { HostTensor } from "../tensor/host-tensor.js";
 import { emptyQuantizedMatrix, QUANT_BITS, QUANT_BLOCK, quantizeBlocksInto, type QuantBits, type QuantizedMatrix, type QuantType } from "../quant/blocks.js";
 import { VALUE_HEAD } from "../train/objective.js";
 import { atomicWriteFile } from "./atomic-write.js";
+import { checkAgainstSpecs, sameShape, showShape } from "./checkpoint-specs.js";
 import { CONFIG_FILE, readHfConfig } from "./hf-config.js";
 import { INDEX_FILE, parseShardIndex, planShards, SHARD_FILE_PATTERN, shardFileName, shardIndexJson, SINGLE_FILE } from "./hf-shards.js";
 import { readJsonFile } from "./json-file.js";
@@ -49,8 +50,6 @@ export interface SaveHfCheckpointOptions {
 }
 
 /** The embedding's tied copy; some exporters write it although Gemma 2 ties it (docs/gemma2.md section 3.2). */
-const TIED_HEAD = "lm_head.weight";
-const WEIGHT_DTYPES = new Set(["F32", "F16", "BF16"]);
 
 /** Reads a checkpoint folder; weights come back as float32 (or quantized) in parameterSpecs order. */
 export async function loadHfCheckpoint(dir: string, options: LoadHfCheckpointOptions = {}): Promise<HfCheckpoint> {
@@ -61,7 +60,7 @@ export async function loadHfCheckpoint(dir: string, options: LoadHfCheckpointOpt
     // Headers only: every shard is checked before any tensor data is read.
     for (const file of files.names) readers.push(await openShard(join(dir, file), files.indexFile));
     const located = locateTensors(readers, files.weightMap, files.indexFile);
-    const wanted = checkAgainstSpecs(parameterSpecs(config), located);
+    const wanted = checkAgainstSpecs(parameterSpecs(config), new Map([...located].map(([name, { reader, info }]) => [name, { file: reader.file, info }])));
     const head = located.get(VALUE_HEAD);
     if (head && !sameShape(head.info.shape, [1, config.hiddenSize])) {
       throw new ConfigMismatchError(VALUE_HEAD, `expected a one-label value head of shape ${showShape([1, config.hiddenSize])}, got ${showShape(head.info.shape)} in ${head.reader.file}`);
@@ -210,40 +209,10 @@ function locateTensors(readers: readonly SafetensorsReader[], weightMap: Map<str
   return located;
 }
 
-/** The spec names to load. Missing, misshapen, non-float and unknown tensors are refused up front. */
-function checkAgainstSpecs(specs: readonly ParameterSpec[], located: Map<string, { reader: SafetensorsReader; info: SafetensorsTensorInfo }>): Set<string> {
-  const wanted = new Set<string>();
-  for (const spec of specs) {
-    const found = located.get(spec.name);
-    if (!found) throw new ConfigMismatchError(spec.name, `missing from the checkpoint (expected shape ${showShape(spec.shape)})`);
-    if (!sameShape(found.info.shape, spec.shape)) {
-      throw new ConfigMismatchError(spec.name, `expected shape ${showShape(spec.shape)}, got ${showShape(found.info.shape)} in ${found.reader.file}`);
-    }
-    if (!WEIGHT_DTYPES.has(found.info.dtype)) throw new UnsupportedDTypeError(found.info.dtype, `tensor '${spec.name}' in ${found.reader.file} (weights must be F32, F16 or BF16)`);
-    wanted.add(spec.name);
-  }
-  const embedding = specs[0]!;
-  for (const [name, { reader, info }] of located) {
-    if (wanted.has(name) || name === VALUE_HEAD) continue;
-    if (name === TIED_HEAD && sameShape(info.shape, embedding.shape)) continue; // tied: the embedding is the head
-    const problem = name === TIED_HEAD ? `expected the embedding's shape ${showShape(embedding.shape)}, got ${showShape(info.shape)}` : "is not a parameter of this config";
-    throw new ConfigMismatchError(name, `${problem} (in ${reader.file})`);
-  }
-  return wanted;
-}
-
 async function isFile(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isFile();
   } catch {
     return false;
   }
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((dimension, i) => dimension === b[i]);
-}
-
-function showShape(shape: readonly number[]): string {
-  return `[${shape.join(", ")}]`;
 }
