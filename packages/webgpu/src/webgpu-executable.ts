@@ -64,7 +64,11 @@ function plan(graph: Graph, fuse: boolean, maxLeaves: number): Plan {
     lastUse.delete(id);
   }
   const releases = new Map<number, number[]>();
-  for (const [id, last] of lastUse) releases.set(last, [...(releases.get(last) ?? []), id]);
+  for (const [id, last] of lastUse) {
+    const list = releases.get(last);
+    if (list) list.push(id);
+    else releases.set(last, [id]);
+  }
   return { releases, fusion };
 }
 
