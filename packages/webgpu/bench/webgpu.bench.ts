@@ -11,6 +11,9 @@
 // small sizes and few repeats: a run of under two minutes that shows the bench works, not what a
 // GPU does. On a GPU adapter the defaults are larger (bench/gpu-machine.sh runs them on a GPU).
 //
+// \`pnpm run bundle:gpu-bench\` writes it as one file, dist-gpu/gpu-bench.js, that runs with Node
+// and the \`webgpu\` package beside it (no onnxruntime there: WebGPU's figures alone).
+//
 // Environment (all optional):
 //   BENCH_MATMUL_SIZES   square matmul sizes, e.g. 1024,2048,4096 (default: 128,256,512 on a CPU
 //                        adapter, 1024,2048,4096 on a GPU)
@@ -41,7 +44,6 @@ import {
   Random,
   Trainer,
 } from "@gemma-ts/core";
-import { loadHfCheckpoint, OnnxBackend } from "@gemma-ts/core/node";
 import { WebGpuBackend, WebGpuUnavailableError } from "../src/index.js";
 import { nodeGpu } from "../src/node.js";
 
@@ -128,7 +130,13 @@ if (cpuAdapter && requireGpu) {
   throw new Error(`BENCH_REQUIRE_GPU=1, but Dawn's adapter is a CPU one (${adapterText.trim()})`);
 }
 const ortThreads = numberFromEnv("BENCH_ORT_THREADS");
-const ort = new OnnxBackend(ortThreads === undefined ? {} : { intraOpThreads: ortThreads });
+// onnxruntime (and file loading) where they can be loaded: the one-file bundle for a machine
+// without node_modules (bench/tsup.gpu.config.ts) has neither, and prints WebGPU's figures alone.
+const coreNode = await import("@gemma-ts/core/node").catch((error: unknown) => {
+  console.log(`onnxruntime is not available here (${error instanceof Error ? error.message : String(error)}): WebGPU's figures only`);
+  return undefined;
+});
+const ort = coreNode && new coreNode.OnnxBackend(ortThreads === undefined ? {} : { intraOpThreads: ortThreads });
 
 const envPeak = numberFromEnv("GPU_PEAK_TFLOPS");
 const knownPeak = KNOWN_PEAKS.find(([pattern]) => pattern.test(`${info.device} ${info.description}`));
@@ -143,7 +151,7 @@ console.log(
     `maxComputeInvocationsPerWorkgroup ${limits.maxComputeInvocationsPerWorkgroup}, maxComputeWorkgroupStorageSize ${limits.maxComputeWorkgroupStorageSize} B`,
 );
 console.log(`  float32 peak: ${peak ? `${peak.tflops} TFLOP/s (${peak.source})` : "unknown (set GPU_PEAK_TFLOPS for the fraction of peak)"}`);
-console.log(`onnxruntime (the reference): CPU, ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${availableParallelism()} logical cores, intra-op threads ${ortThreads ?? "onnxruntime's default"}`);
+if (ort) console.log(`onnxruntime (the reference): CPU, ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${availableParallelism()} logical cores, intra-op threads ${ortThreads ?? "onnxruntime's default"}`);
 
 // Sizes: what a CPU adapter finishes in about two minutes, or what shows a GPU's speed.
 const MATMUL_SIZES = listFromEnv("BENCH_MATMUL_SIZES", cpuAdapter ? ["128", "256", "512"] : ["1024", "2048", "4096"]).map(Number);
@@ -211,7 +219,7 @@ async function gpuMatmul(n: number, a: HostTensor<"float32">, b: HostTensor<"flo
 }
 
 /** onnxruntime: the same graph, operands uploaded (wrapped without a copy), the product read back. */
-async function ortMatmul(n: number, a: HostTensor, b: HostTensor): Promise<Timed> {
+async function ortMatmul(ort: Backend, n: number, a: HostTensor, b: HostTensor): Promise<Timed> {
   const g = new GraphBuilder();
   const graph = g.build({ y: g.input("a", "float32", [n, n]).matmul(g.input("b", "float32", [n, n])) });
   const executable = await ort.compile(graph);
@@ -245,19 +253,28 @@ async function matmulBench(): Promise<void> {
     try {
       const random = new Random(n);
       const [a, b] = [randomMatrix(random, n), randomMatrix(random, n)];
-      const sides = [await gpuMatmul(n, a, b), await ortMatmul(n, a, b)] as const;
+      const sides = [await gpuMatmul(n, a, b), ...(ort ? [await ortMatmul(ort, n, a, b)] : [])];
       try {
-        const repeats = [await calibrate(sides[0]), await calibrate(sides[1])];
-        const times: [number[], number[]] = [[], []];
+        const repeats: number[] = [];
+        for (const side of sides) repeats.push(await calibrate(side));
+        const times: number[][] = sides.map(() => []);
         for (let i = 0; i < MATMUL_SAMPLES; i++) {
-          for (const s of [0, 1] as const) {
+          for (const [s, side] of sides.entries()) {
             await settle();
-            times[s].push(await sides[s].sample(repeats[s]!));
+            times[s]!.push(await side.sample(repeats[s]!));
           }
         }
-        const [ours, theirs] = [median(times[0]), median(times[1])];
+        const [ours, theirs] = [median(times[0]!), times[1] && median(times[1])];
         const gflops = (seconds: number) => (2 * n ** 3) / seconds / 1e9;
-        const row = [String(n), gflops(ours).toFixed(2), gflops(theirs).toFixed(2), ratio(theirs, ours), (ours * 1000).toFixed(2), (theirs * 1000).toFixed(2), `${repeats[0]} / ${repeats[1]}`];
+        const row = [
+          String(n),
+          gflops(ours).toFixed(2),
+          theirs ? gflops(theirs).toFixed(2) : "-",
+          theirs ? ratio(theirs, ours) : "-",
+          (ours * 1000).toFixed(2),
+          theirs ? (theirs * 1000).toFixed(2) : "-",
+          repeats.join(" / "),
+        ];
         if (peak) row.push(percent(gflops(ours) / (peak.tflops * 1000)));
         rows.push(row);
       } finally {
@@ -318,20 +335,21 @@ async function inferenceBench(cases: readonly InferenceCase[]): Promise<void> {
       const { config, params } = await load();
       // Ids past the special tokens (the padding row of the embedding is zero).
       const prompt = Array.from({ length: PROMPT }, (_, i) => 4 + ((i * 7919) % (config.vocabSize - 4)));
-      for (const backend of [gpu, ort] as Backend[]) models.push(new Gemma2Model(config, params, backend, { weights: "inputs" }));
-      const rounds: [InferenceRound[], InferenceRound[]] = [[], []];
+      for (const backend of [gpu, ...(ort ? [ort] : [])] as Backend[]) models.push(new Gemma2Model(config, params, backend, { weights: "inputs" }));
+      const rounds: InferenceRound[][] = models.map(() => []);
       for (let repeat = 0; repeat <= INFERENCE_REPEATS; repeat++) {
-        for (const side of [0, 1] as const) {
+        for (const [side, model] of models.entries()) {
           await settle();
-          const round = await inferenceRound(models[side]!, prompt);
-          if (repeat > 0) rounds[side].push(round); // round 0 compiles the graphs
+          const round = await inferenceRound(model, prompt);
+          if (repeat > 0) rounds[side]!.push(round); // round 0 compiles the graphs
         }
       }
-      const [ours, theirs] = rounds;
-      const same = ours[0]!.tokens.filter((token, i) => token === theirs[0]!.tokens[i]).length;
+      const [ours, theirs] = rounds as [InferenceRound[], InferenceRound[] | undefined];
+      const same = theirs && ours[0]!.tokens.filter((token, i) => token === theirs[0]!.tokens[i]).length;
       for (const phase of ["prefill", "decode"] as const) {
-        const [a, b] = [median(ours.map((r) => r[phase])), median(theirs.map((r) => r[phase]))];
-        rows.push([label, phase, a.toFixed(1), b.toFixed(1), ratio(a, b), phase === "decode" ? `${same}/${DECODE + 1}` : ""]);
+        const a = median(ours.map((r) => r[phase]));
+        const b = theirs && median(theirs.map((r) => r[phase]));
+        rows.push([label, phase, a.toFixed(1), b ? b.toFixed(1) : "-", b ? ratio(a, b) : "-", phase === "decode" && same !== undefined ? `${same}/${DECODE + 1}` : ""]);
       }
     } catch (error) {
       rows.push([label, "", "failed"]);
@@ -372,19 +390,27 @@ async function trainingBench(presets: readonly string[]): Promise<void> {
       const params = initParams(config, 1);
       const rowsOfIds = Array.from({ length: TRAIN_BATCH }, (_, row) => Array.from({ length: TRAIN_SEQUENCE + 1 }, (_, t) => 4 + ((row * 131 + t * 17) % (config.vocabSize - 4))));
       const batch = languageModelBatch(rowsOfIds);
-      for (const backend of [gpu, ort] as Backend[]) trainers.push(new Trainer({ config, backend, params, objective: languageModeling(), optimizer: { maxGradNorm: 1 } }));
-      const losses: [number[], number[]] = [[], []];
-      const seconds: [number[], number[]] = [[], []];
+      for (const backend of [gpu, ...(ort ? [ort] : [])] as Backend[]) trainers.push(new Trainer({ config, backend, params, objective: languageModeling(), optimizer: { maxGradNorm: 1 } }));
+      const losses: number[][] = trainers.map(() => []);
+      const seconds: number[][] = trainers.map(() => []);
       for (let step = 0; step < TRAIN_WARMUP + TRAIN_STEPS; step++) {
-        for (const side of [0, 1] as const) {
+        for (const [side, trainer] of trainers.entries()) {
           await settle();
           const started = performance.now();
-          losses[side].push((await trainers[side]!.step([batch], LR)).loss);
-          if (step >= TRAIN_WARMUP) seconds[side].push((performance.now() - started) / 1000);
+          losses[side]!.push((await trainer.step([batch], LR)).loss);
+          if (step >= TRAIN_WARMUP) seconds[side]!.push((performance.now() - started) / 1000);
         }
       }
-      const [ours, theirs] = [median(seconds[0]), median(seconds[1])];
-      const row = [preset, (tokens / ours).toFixed(1), (tokens / theirs).toFixed(1), ratio(theirs, ours), (ours * 1000).toFixed(0), (theirs * 1000).toFixed(0), `${losses[0][0]!.toFixed(5)} / ${losses[1][0]!.toFixed(5)}`];
+      const [ours, theirs] = [median(seconds[0]!), seconds[1] && median(seconds[1])];
+      const row = [
+        preset,
+        (tokens / ours).toFixed(1),
+        theirs ? (tokens / theirs).toFixed(1) : "-",
+        theirs ? ratio(theirs, ours) : "-",
+        (ours * 1000).toFixed(0),
+        theirs ? (theirs * 1000).toFixed(0) : "-",
+        losses.map((list) => list[0]!.toFixed(5)).join(" / "),
+      ];
       if (peak) row.push(percent((flopsPerToken(config, TRAIN_SEQUENCE) * tokens) / ours / (peak.tflops * 1e12)));
       rows.push(row);
     } catch (error) {
@@ -410,11 +436,12 @@ try {
     },
   }));
   const modelDir = process.env.BENCH_MODEL_DIR?.trim();
-  if (modelDir) cases.push({ label: basename(modelDir), load: () => loadHfCheckpoint(modelDir) });
+  if (modelDir && !coreNode) console.log("BENCH_MODEL_DIR needs @gemma-ts/core/node's file loading, which this build lacks: skipped");
+  if (modelDir && coreNode) cases.push({ label: basename(modelDir), load: () => coreNode.loadHfCheckpoint(modelDir) });
   await inferenceBench(cases);
   await trainingBench(listFromEnv("BENCH_TRAIN_PRESETS", ["gemma2-tiny"]));
 } finally {
   gpu.destroy();
-  await ort.dispose();
+  await ort?.dispose();
 }
 console.log(`\ndone in ${((performance.now() - started) / 1000).toFixed(0)} s${process.exitCode ? "; some cases failed (see above)" : ""}`);
