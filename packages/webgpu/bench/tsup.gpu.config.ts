@@ -7,6 +7,8 @@ export default defineConfig({
   entry: { "gpu-bench": "bench/webgpu.bench.ts" },
   outDir: "dist-gpu",
   format: ["esm"],
+  // .mjs: the file runs as ESM wherever it is copied, without a package.json beside it.
+  outExtension: () => ({ js: ".mjs" }),
   platform: "node",
   target: "node20",
   splitting: false,

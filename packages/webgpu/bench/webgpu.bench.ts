@@ -11,7 +11,7 @@
 // small sizes and few repeats: a run of under two minutes that shows the bench works, not what a
 // GPU does. On a GPU adapter the defaults are larger (bench/gpu-machine.sh runs them on a GPU).
 //
-// \`pnpm run bundle:gpu-bench\` writes it as one file, dist-gpu/gpu-bench.js, that runs with Node
+// \`pnpm run bundle:gpu-bench\` writes it as one file, dist-gpu/gpu-bench.mjs, that runs with Node
 // and the \`webgpu\` package beside it (no onnxruntime there: WebGPU's figures alone).
 //
 // Environment (all optional):
