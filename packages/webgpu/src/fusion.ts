@@ -19,7 +19,27 @@ export interface FusedGroup {
   readonly leaves: readonly number[];
 }
 
+/**
+ * softmax(prologue(Q K^T)) V as one kernel (kernels/attention.ts): the scores matmul, the
+ * elementwise prologue of the softmax (scale, soft-cap, mask), the softmax and the matmul by the
+ * values, with the scores never stored.
+ */
+export interface AttentionGroup {
+  /** matmul(queries [..., T, D], keys transposed [..., D, S]): the scores [..., T, S]. */
+  readonly scores: Node;
+  /** The softmax's prologue, one of whose leaves is `scores`; absent when the softmax reads the scores as they are. */
+  readonly prologue: FusedGroup | undefined;
+  readonly softmax: Node;
+  /** matmul(probabilities, values [..., S, N]): the group's one materialized value. */
+  readonly output: Node;
+}
+
+/** The largest value dimension (N, a head's width) the attention kernel accumulates in registers. */
+export const ATTENTION_MAX_WIDTH = 256;
+
 export interface FusionPlan {
+  /** Attention groups, by the id of their output matmul. */
+  readonly attention: ReadonlyMap<number, AttentionGroup>;
   /** Groups of two or more nodes, by root id. */
   readonly groups: ReadonlyMap<number, FusedGroup>;
   /** Elementwise groups (one node or more) read by a reduce or softmax alone, by that node's id: its prologue. */
@@ -99,7 +119,33 @@ export function planFusion(graph: Graph, maxLeaves: number): FusionPlan {
       rootOf.set(member.id, node.id);
     }
   }
-  return { groups, prologues, inlined, rootOf };
+  // softmax(prologue(Q K^T)) V: the scores matmul and the softmax join the values' matmul.
+  const attention = new Map<number, AttentionGroup>();
+  const consumers = new Map<number, Node[]>();
+  for (const node of graph.nodes) for (const input of new Set(node.inputs)) consumers.set(input, [...(consumers.get(input) ?? []), node]);
+  const alone = (node: Node) => readers.get(node.id) === 1 && !outputs.has(node.id) && node.dtype === "float32";
+  for (const softmax of graph.nodes) {
+    if (softmax.op.kind !== "softmax" || !alone(softmax)) continue;
+    const rank = softmax.shape.length;
+    if (softmax.op.axis !== -1 && softmax.op.axis !== rank - 1) continue;
+    const output = consumers.get(softmax.id)![0]!;
+    if (output.op.kind !== "matmul" || output.inputs[0] !== softmax.id || output.inputs[1] === softmax.id || output.dtype !== "float32") continue;
+    const width = output.shape[output.shape.length - 1];
+    if (typeof width !== "number" || width > ATTENTION_MAX_WIDTH) continue;
+    const prologue = prologues.get(softmax.id);
+    const candidates = (prologue ? prologue.leaves : softmax.inputs).map((id) => byId.get(id)!).filter((node) => node.op.kind === "matmul" && alone(node) && sameShape(node, softmax));
+    if (candidates.length !== 1) continue;
+    // Bindings: the metadata, queries, keys, values, the prologue's other leaves and the output.
+    if (prologue && prologue.leaves.length - 1 + 3 > maxLeaves) continue;
+    const scores = candidates[0]!;
+    prologues.delete(softmax.id);
+    for (const node of [scores, softmax, ...(prologue?.members ?? [])]) {
+      inlined.add(node.id);
+      rootOf.set(node.id, output.id);
+    }
+    attention.set(output.id, { scores, prologue, softmax, output });
+  }
+  return { attention, groups, prologues, inlined, rootOf };
 }
 
 /** The WGSL of one member, its operands a, b, c as the unfused kernel names them. */

@@ -10,7 +10,8 @@ import { matmulNBits } from "./kernels/matmul-nbits.js";
 import { range } from "./kernels/range.js";
 import { reduce, softmax } from "./kernels/reduce.js";
 import { broadcastStrides, contiguousStrides, stridedMap, type StridedOperand } from "./kernels/strided-map.js";
-import { type FusedGroup, fusedExpression } from "./fusion.js";
+import { type AttentionGroup, type FusedGroup, fusedExpression } from "./fusion.js";
+import { attention } from "./kernels/attention.js";
 import type { RunValue, RunValues } from "./run-values.js";
 
 export interface LowerContext {
@@ -253,5 +254,34 @@ export function lowerFused(context: LowerContext, group: FusedGroup, shape: read
     written(out),
     statements,
   );
+  return { value: out, owned: true };
+}
+
+/** An attention group (fusion.ts) as one attention launch over the queries, keys, values and the prologue's leaves. */
+export function lowerAttention(context: LowerContext, group: AttentionGroup, shape: readonly number[], scoresShape: readonly number[], dtypeOf: (id: number) => DType): { value: RunValue; owned: boolean } {
+  const { scores, prologue, output } = group;
+  const [queries, keys, values] = [context.values.get(scores.inputs[0]!), context.values.get(scores.inputs[1]!), context.values.get(output.inputs[1]!)];
+  const rowShape = scoresShape.slice(0, -1);
+  const depth = queries.shape[queries.shape.length - 1]!;
+  const width = values.shape[values.shape.length - 1]!;
+  const keysCount = scoresShape[scoresShape.length - 1]!;
+  // Batch axes broadcast; the T axis walks the queries' rows and stays put in keys and values.
+  const rowStrides = (matrix: number, lead: readonly number[]) => broadcastStrides(lead, rowShape).map((stride) => stride * matrix);
+  const read = (value: RunValue, strides: number[]): StridedOperand => ({ buffer: value.storage.buffer, offset: value.offset, strides, type: wgslScalar(value.dtype) });
+  const { statements, expression } = prologue ? fusedExpression(prologue, dtypeOf) : { statements: "", expression: "a" };
+  const out = context.values.allocate(output.dtype, shape, `node %${output.id} (attention)`);
+  attention(context.recorder, {
+    queries: read(queries, rowStrides(depth, queries.shape.slice(0, -1))),
+    keys: read(keys, rowStrides(depth * keysCount, [...keys.shape.slice(0, -2), 1])),
+    values: read(values, rowStrides(keysCount * width, [...values.shape.slice(0, -2), 1])),
+    leaves: (prologue ? prologue.leaves : [scores.id]).map((id) => (id === scores.id ? undefined : operand(context.values.get(id), scoresShape))),
+    statements,
+    expression,
+    scoresShape,
+    depth,
+    width,
+    output: out.storage.buffer,
+    outputOffset: out.offset,
+  });
   return { value: out, owned: true };
 }

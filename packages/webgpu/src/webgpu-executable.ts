@@ -23,7 +23,7 @@ import type { GpuContext } from "./gpu-context.js";
 import { ERROR_WORDS } from "./kernels/checked-index.wgsl.js";
 import { stridedMap } from "./kernels/strided-map.js";
 import { type FusionPlan, planFusion } from "./fusion.js";
-import { lowerFused, lowerNode, lowerReduction } from "./lower-node.js";
+import { lowerAttention, lowerFused, lowerNode, lowerReduction } from "./lower-node.js";
 import { StagedRead } from "./staged-read.js";
 import { type RunValue, RunValues } from "./run-values.js";
 import { WebGpuTensor } from "./webgpu-tensor.js";
@@ -47,7 +47,7 @@ function plan(graph: Graph, fuse: boolean, maxLeaves: number): Plan {
     if (seen.has(node.id)) throw new InvalidArgumentError("graph", `node id %${node.id} appears twice`);
     seen.add(node.id);
   }
-  const fusion: FusionPlan = fuse ? planFusion(graph, maxLeaves) : { groups: new Map(), prologues: new Map(), inlined: new Set(), rootOf: new Map() };
+  const fusion: FusionPlan = fuse ? planFusion(graph, maxLeaves) : { attention: new Map(), groups: new Map(), prologues: new Map(), inlined: new Set(), rootOf: new Map() };
   // A read inside a fused group happens when the group's root runs.
   const lastUse = new Map<number, number>();
   const position = new Map(graph.nodes.map((node, index) => [node.id, index]));
@@ -185,10 +185,13 @@ export class WebGpuExecutable implements Executable {
           const context = { recorder, values, dims: bound.dims, errors: errorBuffer };
           const group = this.plan.fusion.groups.get(node.id);
           const prologue = this.plan.fusion.prologues.get(node.id);
+          const attention = this.plan.fusion.attention.get(node.id);
           const dtypeOf = (id: number) => this.dtypeOf(id);
           const { value, owned } = group
             ? lowerFused(context, group, shape, dtypeOf)
-            : prologue
+            : attention
+              ? lowerAttention(context, attention, shape, evaluateDims(attention.scores.shape, bound.dims), dtypeOf)
+              : prologue
               ? lowerReduction(context, node, shape, prologue, evaluateDims(prologue.members.at(-1)!.shape, bound.dims), dtypeOf)
               : lowerNode(context, node, shape, node.inputs.map((id) => values.get(id)));
           values.set(node.id, value, owned);
