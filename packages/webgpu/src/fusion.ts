@@ -59,8 +59,16 @@ function sameShape(a: Node, b: Node): boolean {
 /** `maxLeaves`: the storage buffers a kernel may bind, less the metadata and the output. */
 export function planFusion(graph: Graph, maxLeaves: number): FusionPlan {
   const byId = new Map(graph.nodes.map((node) => [node.id, node]));
-  const readers = new Map<number, number>();
-  for (const node of graph.nodes) for (const input of new Set(node.inputs)) readers.set(input, (readers.get(input) ?? 0) + 1);
+  // The nodes reading each node (each reader once).
+  const consumers = new Map<number, Node[]>();
+  for (const node of graph.nodes) {
+    for (const input of new Set(node.inputs)) {
+      const list = consumers.get(input);
+      if (list) list.push(node);
+      else consumers.set(input, [node]);
+    }
+  }
+  const readers = (id: number): number => consumers.get(id)?.length ?? 0;
   const outputs = new Set(graph.outputs.values());
   const leavesOf = (members: ReadonlySet<number>): Set<number> => new Set([...members].flatMap((id) => byId.get(id)!.inputs.filter((input) => !members.has(input))));
   /** The root and the producers it can inline, transitively; with a budget, none that would take the leaves past it. */
@@ -72,7 +80,7 @@ export function planFusion(graph: Graph, maxLeaves: number): FusionPlan {
       const member = pending.pop()!;
       for (const id of new Set(member.inputs)) {
         const input = byId.get(id)!;
-        const inlinable = isElementwise(input) && readers.get(id) === 1 && !outputs.has(id) && sameShape(input, root) && !members.has(id);
+        const inlinable = isElementwise(input) && readers(id) === 1 && !outputs.has(id) && sameShape(input, root) && !members.has(id);
         const added = new Set(input.inputs.filter((leaf) => !members.has(leaf) && !leaves.has(leaf))).size;
         if (!inlinable || leaves.size - 1 + added > budget) continue;
         leaves.delete(id);
@@ -109,7 +117,7 @@ export function planFusion(graph: Graph, maxLeaves: number): FusionPlan {
   for (const node of graph.nodes) {
     if (node.op.kind !== "reduce" && node.op.kind !== "softmax") continue;
     const input = byId.get(node.inputs[0]!)!;
-    if (!isElementwise(input) || readers.get(input.id) !== 1 || outputs.has(input.id) || inlined.has(input.id)) continue;
+    if (!isElementwise(input) || readers(input.id) !== 1 || outputs.has(input.id) || inlined.has(input.id)) continue;
     const group = groups.get(input.id) ?? { members: [input], leaves: [...new Set(input.inputs)] };
     if (group.leaves.length > maxLeaves || group.leaves.some((leaf) => byId.get(leaf)!.dtype === "uint8")) continue;
     groups.delete(input.id);
@@ -121,9 +129,7 @@ export function planFusion(graph: Graph, maxLeaves: number): FusionPlan {
   }
   // softmax(prologue(Q K^T)) V: the scores matmul and the softmax join the values' matmul.
   const attention = new Map<number, AttentionGroup>();
-  const consumers = new Map<number, Node[]>();
-  for (const node of graph.nodes) for (const input of new Set(node.inputs)) consumers.set(input, [...(consumers.get(input) ?? []), node]);
-  const alone = (node: Node) => readers.get(node.id) === 1 && !outputs.has(node.id) && node.dtype === "float32";
+  const alone = (node: Node) => readers(node.id) === 1 && !outputs.has(node.id) && node.dtype === "float32";
   for (const softmax of graph.nodes) {
     if (softmax.op.kind !== "softmax" || !alone(softmax)) continue;
     const rank = softmax.shape.length;

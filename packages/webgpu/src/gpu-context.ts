@@ -3,7 +3,7 @@
 import { BackendError, type HostTensor, sizeOf } from "@gemma-ts/core";
 import { storageBytes, toGpuElements } from "./element-storage.js";
 import { STORAGE_USAGE } from "./gpu-flags.js";
-import { BufferPool, sizeClass } from "./gpu-storage.js";
+import { BufferPool, checkBindingSize, GpuStorage, sizeClass } from "./gpu-storage.js";
 import type { RunValue } from "./run-values.js";
 import type { Kernel } from "./kernel.js";
 
@@ -31,10 +31,23 @@ export class GpuContext {
 
   /** A host tensor copied into pooled storage (a run's host input). */
   uploadToPool(tensor: HostTensor, what: string): RunValue {
-    const elements = toGpuElements(tensor, what);
     const storage = this.pool.acquire(storageBytes(tensor.dtype, sizeOf(tensor.shape)), what);
-    if (elements.byteLength > 0) this.device.queue.writeBuffer(storage.buffer, 0, elements.buffer, elements.byteOffset, elements.byteLength);
+    this.write(storage.buffer, tensor, what);
     return { storage, offset: 0, shape: tensor.shape, dtype: tensor.dtype };
+  }
+
+  /** A host tensor in a buffer of its own, destroyed when released (uploads, constants). */
+  uploadAlone(tensor: HostTensor, what: string): GpuStorage {
+    const bytes = storageBytes(tensor.dtype, sizeOf(tensor.shape));
+    checkBindingSize(bytes, this.maxBindingBytes, what);
+    const storage = new GpuStorage(this.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: STORAGE_USAGE }), this.pool, true);
+    this.write(storage.buffer, tensor, what);
+    return storage;
+  }
+
+  private write(buffer: GPUBuffer, tensor: HostTensor, what: string): void {
+    const elements = toGpuElements(tensor, what);
+    if (elements.byteLength > 0) this.device.queue.writeBuffer(buffer, 0, elements.buffer, elements.byteOffset, elements.byteLength);
   }
 
   /**

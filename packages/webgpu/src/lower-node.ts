@@ -1,6 +1,6 @@
 // Each IR node of a run becomes kernel launches here, in the role of the reference
 // interpreter's evaluate(): the same switch over op kinds, with shapes already bound.
-import { type DimBindings, type DType, evaluateDims, type Node, ShapeMismatchError, UnsupportedDTypeError } from "@gemma-ts/core";
+import { type DimBindings, type DType, evaluateDims, type Node, ShapeMismatchError, UnsupportedDTypeError, sizeOf } from "@gemma-ts/core";
 import type { CommandRecorder } from "./command-recorder.js";
 import { wgslScalar } from "./element-storage.js";
 import { binaryExpression, castExpression, compareExpression, unaryExpression, whereExpression, zeroOf } from "./elementwise-expressions.js";
@@ -22,7 +22,6 @@ export interface LowerContext {
   readonly errors: () => GPUBuffer;
 }
 
-const sizeOf = (shape: readonly number[]): number => shape.reduce((n, d) => n * d, 1);
 const normalizeAxisForRank = (axis: number, rank: number): number => (axis < 0 ? axis + rank : axis);
 
 /** Reads `value` over an index space of `shape` (numpy broadcasting). */

@@ -4,7 +4,7 @@
 // for this run's later kernels at once (the GPU runs a submit's dispatches in order), for other
 // runs only after this one's submit, because another run could write it (queue.writeBuffer of an
 // input) before this run's commands reach the queue.
-import type { DType } from "@gemma-ts/core";
+import { type DType, sizeOf } from "@gemma-ts/core";
 import { storageBytes } from "./element-storage.js";
 import { type GpuStorage, sizeClass } from "./gpu-storage.js";
 import type { GpuContext } from "./gpu-context.js";
@@ -31,10 +31,7 @@ export class RunValues {
 
   /** A fresh value of `dtype` and `shape` in pooled storage the run owns. */
   allocate(dtype: DType, shape: readonly number[], what: string): RunValue {
-    const bytes = storageBytes(
-      dtype,
-      shape.reduce((n, d) => n * d, 1),
-    );
+    const bytes = storageBytes(dtype, sizeOf(shape));
     const storage = this.spare.get(sizeClass(bytes))?.pop() ?? this.gpu.pool.acquire(bytes, what);
     return { storage, offset: 0, shape, dtype };
   }

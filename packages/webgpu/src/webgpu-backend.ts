@@ -13,10 +13,7 @@ import {
   type Shape,
   sizeOf,
 } from "@gemma-ts/core";
-import { storageBytes, toGpuElements } from "./element-storage.js";
-import { STORAGE_USAGE } from "./gpu-flags.js";
 import { GpuContext } from "./gpu-context.js";
-import { checkBindingSize, GpuStorage } from "./gpu-storage.js";
 import { StagedRead } from "./staged-read.js";
 import { WebGpuExecutable } from "./webgpu-executable.js";
 import { WebGpuTensor } from "./webgpu-tensor.js";
@@ -118,12 +115,7 @@ export class WebGpuBackend implements Backend {
 
   /** A tensor in a buffer of its own, destroyed when freed (weights, constants). */
   private uploadAlone(tensor: HostTensor, what: string): WebGpuTensor {
-    const elements = toGpuElements(tensor, what);
-    const bytes = storageBytes(tensor.dtype, sizeOf(tensor.shape));
-    checkBindingSize(bytes, this.gpu.maxBindingBytes, what);
-    const buffer = this.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: STORAGE_USAGE });
-    if (elements.byteLength > 0) this.device.queue.writeBuffer(buffer, 0, elements.buffer, elements.byteOffset, elements.byteLength);
-    return new WebGpuTensor(tensor.dtype, tensor.shape, new GpuStorage(buffer, this.gpu.pool, true), 0, false);
+    return new WebGpuTensor(tensor.dtype, tensor.shape, this.gpu.uploadAlone(tensor, what), 0, false);
   }
 
   private checkAlive(): void {

@@ -16,6 +16,7 @@ import {
   ShapeMismatchError,
   type TensorMap,
   evaluateDims,
+  sizeOf,
 } from "@gemma-ts/core";
 import { CommandRecorder } from "./command-recorder.js";
 import { storageBytes } from "./element-storage.js";
@@ -246,7 +247,7 @@ export class WebGpuExecutable implements Executable {
 
   /** A resident copy of a value the run cannot give away (an input, a constant, a shared buffer). */
   private copyOut(recorder: CommandRecorder, value: RunValue): WebGpuTensor {
-    const size = value.shape.reduce((n, d) => n * d, 1);
+    const size = sizeOf(value.shape);
     const bytes = storageBytes(value.dtype, size);
     const storage = this.gpu.pool.acquire(bytes, "a resident output");
     const source = value.storage.buffer;

@@ -6,6 +6,7 @@
 // One thread a row, the row's N outputs accumulated in registers (N <= ATTENTION_MAX_WIDTH).
 // Queries [..., T, D], keys transposed [..., D, S] and values [..., S, N] are contiguous; their
 // batch axes broadcast. Each dot product runs k ascending, as the matmul kernel's does.
+import { sizeOf } from "@gemma-ts/core";
 import type { CommandRecorder } from "../command-recorder.js";
 import { ATTENTION_MAX_WIDTH } from "../fusion.js";
 import { type Kernel, storageBindings, workgroupsFor } from "../kernel.js";
@@ -97,7 +98,7 @@ ${launch.statements}
 
 export function attention(recorder: CommandRecorder, launch: AttentionLaunch): void {
   const rowShape = launch.scoresShape.slice(0, -1);
-  const rows = rowShape.reduce((n, d) => n * d, 1);
+  const rows = sizeOf(rowShape);
   if (rows === 0) return;
   const leaves = launch.leaves.filter((leaf): leaf is StridedOperand => leaf !== undefined);
   const info = [rows, launch.depth, launch.scoresShape[launch.scoresShape.length - 1]!, launch.width, launch.outputOffset, launch.queries.offset, launch.keys.offset, launch.values.offset, ...leaves.map((leaf) => leaf.offset)];

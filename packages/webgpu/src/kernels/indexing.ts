@@ -26,12 +26,12 @@ interface IndexedLaunch {
   readonly errors: GPUBuffer;
 }
 
-// meta: count, node, limit, rowSize, dataOffset, indicesOffset, outOffset
-function launch(recorder: CommandRecorder, kernel: Kernel, threads: number, limit: number, rowSize: number, l: IndexedLaunch): void {
+// info: threads, node, limit, rowSize, dataOffset, indicesOffset, outOffset, then the kernel's own word, if any
+function launch(recorder: CommandRecorder, kernel: Kernel, threads: number, limit: number, rowSize: number, l: IndexedLaunch, extra: readonly number[] = []): void {
   recorder.launch({
     kernel,
     buffers: [l.data.buffer, l.indices.buffer, l.out.buffer, l.errors],
-    meta: [threads, l.node, limit, rowSize, l.data.offset, l.indices.offset, l.out.offset],
+    meta: [threads, l.node, limit, rowSize, l.data.offset, l.indices.offset, l.out.offset, ...extra],
     workgroups: workgroupsFor(threads),
   });
 }
@@ -80,13 +80,7 @@ export function gatherBytes(recorder: CommandRecorder, l: IndexedLaunch, rows: n
   out[po / 4u + i] = word;`,
   );
   const bytes = count * rowSize;
-  const words = Math.ceil(bytes / 4);
-  recorder.launch({
-    kernel,
-    buffers: [l.data.buffer, l.indices.buffer, l.out.buffer, l.errors],
-    meta: [words, l.node, rows, rowSize, l.data.offset, l.indices.offset, l.out.offset, bytes],
-    workgroups: workgroupsFor(words),
-  });
+  launch(recorder, kernel, Math.ceil(bytes / 4), rows, rowSize, l, [bytes]);
 }
 
 /** indices [count], updates (data) [count, rowSize] -> out [rows, rowSize], zeroed beforehand; one thread per column. */
@@ -99,12 +93,7 @@ export function scatterAdd(recorder: CommandRecorder, l: IndexedLaunch, rows: nu
     out[po + row * row_size + i] += data[pd + p * row_size + i];
   }`,
   );
-  recorder.launch({
-    kernel,
-    buffers: [l.data.buffer, l.indices.buffer, l.out.buffer, l.errors],
-    meta: [rowSize, l.node, rows, rowSize, l.data.offset, l.indices.offset, l.out.offset, count],
-    workgroups: workgroupsFor(rowSize),
-  });
+  launch(recorder, kernel, rowSize, rows, rowSize, l, [count]);
 }
 
 /** data [rows, size], indices [rows, k] -> out [rows, k]; one thread per output element. */

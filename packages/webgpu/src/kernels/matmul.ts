@@ -2,6 +2,7 @@
 // the batch axes broadcast (stride 0). Tiled: a workgroup of 16 x 16 threads computes a 64 x 64
 // output tile, staging 16-wide slabs of both operands in workgroup memory, 4 x 4 outputs a thread.
 //   out[b, m, n] = sum_k a[b, m, k] b[b, k, n]
+import { sizeOf } from "@gemma-ts/core";
 import type { CommandRecorder } from "../command-recorder.js";
 import type { Kernel } from "../kernel.js";
 
@@ -97,7 +98,7 @@ ${loadB.join("\n")}
 }
 
 export function matmul(recorder: CommandRecorder, l: MatmulLaunch): void {
-  const batches = l.batchShape.reduce((n, d) => n * d, 1);
+  const batches = sizeOf(l.batchShape);
   if (batches === 0 || l.m === 0 || l.n === 0) return;
   if (batches > MAX_BATCHES) throw new RangeError(`matmul over ${batches} batches: at most ${MAX_BATCHES} per launch`);
   const meta = [l.m, l.k, l.n, l.aOffset, l.bOffset, l.outOffset];

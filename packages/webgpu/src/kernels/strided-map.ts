@@ -5,6 +5,7 @@
 //   out[o + sum_d i_d so_d] = f(x0[p0 + sum_d i_d s0_d], x1[...], ...)
 // Broadcasting is a stride of 0. Axes that every operand walks contiguously are merged first, so
 // a plain elementwise op over contiguous tensors is a rank-1 kernel.
+import { sizeOf } from "@gemma-ts/core";
 import type { CommandRecorder } from "../command-recorder.js";
 import type { WgslScalar } from "../element-storage.js";
 import { itemKernel, type Kernel, storageBindings, workgroupsFor } from "../kernel.js";
@@ -30,7 +31,7 @@ export function operandName(o: number): string {
  * first, for fused chains of elementwise ops (fusion.ts).
  */
 export function stridedMap(recorder: CommandRecorder, expression: string, shape: readonly number[], inputs: readonly StridedOperand[], output: StridedOperand, statements = ""): void {
-  const count = shape.reduce((n, d) => n * d, 1);
+  const count = sizeOf(shape);
   if (count === 0) return;
   const [sizes, strides] = mergeAxes(shape, [output, ...inputs].map((o) => o.strides));
   const kernel = mapKernel(
